@@ -1,0 +1,125 @@
+/* coro/: stackful coroutines. Knows nothing of io_uring or of the scheduler.
+ *
+ * A coro_t is a context: a saved stack pointer and, for coroutines made by
+ * coro_create, a stack from a coro_pool. A thread's own context (the one that
+ * runs the scheduler) is a coro_t prepared with coro_init_thread; it owns no
+ * stack. coro_switch() saves the running context into `from` and resumes
+ * `to`; the call returns when some later coro_switch() resumes `from`.
+ *
+ * Everything here is single-threaded per pool: a pool and the coroutines made
+ * from it belong to one thread.
+ */
+#ifndef RINGO_CORO_H
+#define RINGO_CORO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef void (*coro_fn)(void *arg);
+
+/* A stack: [base, base + size) is the whole mapping region it owns, the low
+ * guard page included; `top` is where the coroutine's stack starts (below the
+ * top, staggered). */
+typedef struct coro_stack {
+    void *base;
+    size_t size;
+    void *top;
+    struct coro_stack *next_free;   /* pool free-list link */
+    unsigned valgrind_id;
+    unsigned char guard;            /* 1 if a guard region protects the low end */
+} coro_stack;
+
+typedef struct coro_pool {
+    size_t stack_size;      /* usable bytes per stack, page multiple */
+    coro_stack *free;       /* LIFO: warm stacks first */
+    size_t nfree, nlive;
+    size_t max_free;        /* free stacks beyond this give their memory back
+                               (MADV_DONTNEED) but stay mapped in their slab */
+    unsigned stagger;       /* rotates start offsets against cache-set aliasing */
+    void *slabs;            /* internal: slab list for release at destroy */
+    unsigned nslabs;        /* internal: grows the next slab */
+} coro_pool;
+
+typedef struct coro {
+    void *sp;               /* saved stack pointer while not running */
+    coro_stack *stack;      /* NULL for a thread context */
+    coro_fn fn;
+    void *arg;
+    const char *name;       /* shown in the stack-overflow message; borrowed */
+    /* sanitizer bookkeeping */
+    void *asan_fake_stack;
+    const void *asan_bottom;
+    size_t asan_size;
+} coro_t;
+
+/* Pool of stacks of `stack_size` usable bytes (0: CORO_DEFAULT_STACK, 4x
+ * that under AddressSanitizer, whose frames carry redzones). */
+#define CORO_DEFAULT_STACK ((size_t)64 * 1024)
+int  coro_pool_init(coro_pool *p, size_t stack_size);   /* 0 or -errno */
+void coro_pool_destroy(coro_pool *p);   /* all coros must be destroyed (else abort) */
+
+/* The calling thread's own context; call once before the first switch. */
+void coro_init_thread(coro_t *self);
+
+/* A new coroutine that will run fn(arg) on a pool stack the first time it is
+ * switched to. fn must not return (it ends by switching away for good with
+ * coro_exit); a returning fn is caught and reported. 0, or -ENOMEM. */
+int  coro_create(coro_t *c, coro_pool *p, coro_fn fn, void *arg, const char *name);
+
+/* Give c's stack back to the pool. c must not be running. */
+void coro_destroy(coro_t *c, coro_pool *p);
+
+/* Save the running context in `from`, resume `to`.
+ *
+ * Without AddressSanitizer this is an inline call straight into the assembly
+ * switch (coro.c holds the external definition for non-inlined calls); under
+ * ASan it is out of line and tells ASan about each stack change. */
+#if defined(__SANITIZE_ADDRESS__)
+# define CORO_ASAN 1
+#elif defined(__has_feature)
+# if __has_feature(address_sanitizer)
+#  define CORO_ASAN 1
+# endif
+#endif
+
+/* internal: the assembly switch (switch_*.S) and the running coroutine */
+void ringo__coro_switch(void **save_sp, void *to_sp);
+extern __thread coro_t *ringo__coro_cur
+    __attribute__((visibility("hidden"), tls_model("initial-exec")));
+
+#ifdef CORO_ASAN
+void coro_switch(coro_t *from, coro_t *to);
+#else
+inline void coro_switch(coro_t *from, coro_t *to)
+{
+    /* Set before the switch: whoever resumes `from` later sets it back. */
+    ringo__coro_cur = to;
+    ringo__coro_switch(&from->sp, to->sp);
+}
+#endif
+
+/* Like coro_switch, for a coroutine that will never be resumed again (lets
+ * the sanitizers drop its stack state). */
+__attribute__((noreturn)) void coro_exit(coro_t *from, coro_t *to);
+
+/* The coroutine running on this thread (the thread context when none;
+ * NULL before coro_init_thread). */
+inline coro_t *coro_current(void)
+{
+    return ringo__coro_cur;
+}
+
+/* Install the SIGSEGV handler (alternate signal stack) that turns a guard-page
+ * hit into "ringo: stack overflow in task '<name>'" then abort. Idempotent;
+ * needs calling once per thread that runs coroutines (for its sigaltstack).
+ * 0 or -errno. Under AddressSanitizer it installs nothing and returns 0:
+ * ASan's own handler reports the overflow. */
+int coro_overflow_handler_install(void);
+
+/* For tests only: how new stacks get their guard. 0: automatic (madvise
+ * guard, else mprotect within the VMA budget, else canary), 1: mprotect
+ * while the budget lasts, 2: canary only. Applies to slabs mapped later;
+ * returns the previous mode. */
+int ringo__coro_stack_guard_mode(int mode);
+
+#endif

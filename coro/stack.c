@@ -1,0 +1,256 @@
+/* coro/stack.c: coroutine stacks, carved from slabs and pooled.
+ *
+ * A slab is one mmap holding many stacks, so 100 000 stacks cost a few
+ * hundred mappings, not 100 000. Each stack has a guard region at its low
+ * end. The guard is installed, best first, with:
+ *  - madvise(MADV_GUARD_INSTALL) (Linux 6.13+): no VMA at all;
+ *  - mprotect(PROT_NONE): splits the slab, 2 VMAs per stack, so only while
+ *    those stay under half of vm.max_map_count (the rest is the process's);
+ *  - nothing: a canary word at the low end, checked when the stack comes
+ *    back to the pool, is then the only check. Guarded stacks get no canary:
+ *    writing it would touch (and commit) their lowest page for nothing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "coro/coro.h"
+#include "coro/frame.h"
+
+#if defined(__has_include)
+# if __has_include(<valgrind/valgrind.h>)
+#  include <valgrind/valgrind.h>
+#  include <valgrind/memcheck.h>
+#  define HAVE_VALGRIND 1
+# endif
+#endif
+#ifdef CORO_ASAN
+# include <sanitizer/asan_interface.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+# define MADV_GUARD_INSTALL 102
+#endif
+
+#define GUARD_BYTES      ((size_t)16 * 1024) /* catches frames up to this */
+#define STAGGER_STEP     64                  /* one cache line */
+#define STAGGER_SLOTS    64                  /* 4 KiB window: every L1 set */
+#define SLAB_MAX_STACKS  256
+#define DEFAULT_MAX_FREE 1024
+#define CANARY_BASE      0x52696e676f21c0deULL
+
+struct slab {
+    struct slab *next;
+    void *base;
+    size_t len;
+    size_t n;
+    unsigned vmas;          /* guard VMAs this slab added (mprotect mode) */
+    coro_stack stacks[];
+};
+
+size_t ringo__coro_guard_size;
+
+/* Process-wide guard state; pools are per thread, so updated atomically. */
+static int guard_mode;              /* see ringo__coro_stack_guard_mode */
+static int madvise_guard = 1;       /* cleared once the kernel says EINVAL */
+static long guard_vmas;             /* VMAs our mprotect guards created */
+static long guard_vma_budget = -1;  /* half of vm.max_map_count */
+
+int ringo__coro_stack_guard_mode(int mode)
+{
+    return __atomic_exchange_n(&guard_mode, mode, __ATOMIC_RELAXED);
+}
+
+static size_t page_size(void)
+{
+    static size_t ps;
+    if (!ps)
+        ps = (size_t)sysconf(_SC_PAGESIZE);
+    return ps;
+}
+
+static size_t round_page(size_t n)
+{
+    return (n + page_size() - 1) & ~(page_size() - 1);
+}
+
+static long vma_budget(void)
+{
+    long b = __atomic_load_n(&guard_vma_budget, __ATOMIC_RELAXED);
+    if (b >= 0)
+        return b;
+    long max = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 65530;
+        fclose(f);
+    }
+    b = max / 2;
+    __atomic_store_n(&guard_vma_budget, b, __ATOMIC_RELAXED);
+    return b;
+}
+
+static uint64_t canary(const coro_stack *s)
+{
+    return CANARY_BASE ^ (uint64_t)(uintptr_t)s->base;
+}
+
+int coro_pool_init(coro_pool *p, size_t stack_size)
+{
+    if (stack_size == 0) {
+        stack_size = CORO_DEFAULT_STACK;
+#ifdef CORO_ASAN
+        stack_size *= 4; /* ASan frames carry redzones */
+#endif
+    }
+    if (!ringo__coro_guard_size)
+        ringo__coro_guard_size = round_page(GUARD_BYTES);
+    memset(p, 0, sizeof(*p));
+    p->stack_size = round_page(stack_size);
+    p->max_free = DEFAULT_MAX_FREE;
+    return 0;
+}
+
+/* Guard every stack of a fresh slab; returns 1 if guarded, 0 if not. */
+static int guard_slab(struct slab *sl, size_t stride)
+{
+    int mode = __atomic_load_n(&guard_mode, __ATOMIC_RELAXED);
+    size_t g = ringo__coro_guard_size;
+
+    if (mode == 0 && __atomic_load_n(&madvise_guard, __ATOMIC_RELAXED)) {
+        size_t i;
+        for (i = 0; i < sl->n; i++)
+            if (madvise((char *)sl->base + i * stride, g, MADV_GUARD_INSTALL))
+                break;
+        if (i == sl->n)
+            return 1;
+        if (errno == EINVAL) /* kernel before 6.13: stop asking */
+            __atomic_store_n(&madvise_guard, 0, __ATOMIC_RELAXED);
+        /* Guards already installed on the first stacks stay; they are
+         * harmless under the fallbacks below. */
+    }
+    if (mode == 2)
+        return 0;
+    long need = 2 * (long)sl->n;
+    if (__atomic_add_fetch(&guard_vmas, need, __ATOMIC_RELAXED) > vma_budget()) {
+        __atomic_sub_fetch(&guard_vmas, need, __ATOMIC_RELAXED);
+        return 0;
+    }
+    sl->vmas = (unsigned)need;
+    for (size_t i = 0; i < sl->n; i++)
+        if (mprotect((char *)sl->base + i * stride, g, PROT_NONE))
+            return 0; /* rare (ENOMEM); the slab unmaps whole at destroy */
+    return 1;
+}
+
+/* Map a new slab and push its stacks on the free list. */
+static int slab_new(coro_pool *p)
+{
+    size_t n = (size_t)8 << (p->nslabs < 5 ? p->nslabs : 5);
+    if (n > SLAB_MAX_STACKS)
+        n = SLAB_MAX_STACKS;
+    /* The extra page is the stagger window: usable stays >= stack_size. */
+    size_t stride = ringo__coro_guard_size + p->stack_size + page_size();
+    struct slab *sl = malloc(sizeof(*sl) + n * sizeof(coro_stack));
+    if (!sl)
+        return -ENOMEM;
+    sl->len = n * stride;
+    sl->n = n;
+    sl->vmas = 0;
+    sl->base = mmap(NULL, sl->len, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (sl->base == MAP_FAILED) {
+        free(sl);
+        return -ENOMEM;
+    }
+    unsigned char guarded = (unsigned char)guard_slab(sl, stride);
+    for (size_t i = n; i-- > 0;) {
+        coro_stack *s = &sl->stacks[i];
+        s->base = (char *)sl->base + i * stride;
+        s->size = stride;
+        s->top = (char *)s->base + stride;
+        s->guard = guarded;
+        s->valgrind_id = 0;
+#ifdef HAVE_VALGRIND
+        s->valgrind_id = VALGRIND_STACK_REGISTER(ringo__stack_low(s), s->top);
+#endif
+        s->next_free = p->free;
+        p->free = s;
+    }
+    p->nfree += n;
+    sl->next = p->slabs;
+    p->slabs = sl;
+    p->nslabs++;
+    return 0;
+}
+
+coro_stack *ringo__stack_get(coro_pool *p)
+{
+    if (!p->free && slab_new(p) < 0)
+        return NULL;
+    coro_stack *s = p->free;
+    p->free = s->next_free;
+    s->next_free = NULL;
+    p->nfree--;
+    p->nlive++;
+    /* Rotate the start by a cache line within one page so that stacks,
+     * all page-aligned, do not put their hot top frames in the same sets. */
+    size_t off = (size_t)(p->stagger++ % STAGGER_SLOTS) * STAGGER_STEP;
+    s->top = (char *)s->base + s->size - off;
+#ifdef HAVE_VALGRIND
+    /* Memcheck marked what the last owner popped as inaccessible; coro.c
+     * is about to write the first frame there without pushing. */
+    VALGRIND_MAKE_MEM_UNDEFINED(ringo__stack_low(s),
+                                s->size - ringo__coro_guard_size);
+#endif
+    if (!s->guard)
+        *(uint64_t *)ringo__stack_low(s) = canary(s);
+    return s;
+}
+
+void ringo__stack_put(coro_pool *p, const coro_t *c)
+{
+    coro_stack *s = c->stack;
+    if (!s->guard && *(uint64_t *)ringo__stack_low(s) != canary(s))
+        ringo__coro_overflow_abort(c);
+#ifdef CORO_ASAN
+    /* Frames abandoned on this stack keep their redzones poisoned; clear
+     * what the coroutine used so the next one starts clean. Frames below
+     * the saved sp returned normally and are clean already. */
+    char *lo = c->sp ? (char *)c->sp - 256 : ringo__stack_low(s);
+    if (lo < ringo__stack_low(s))
+        lo = ringo__stack_low(s);
+    ASAN_UNPOISON_MEMORY_REGION(lo, (size_t)((char *)s->base + s->size - lo));
+#endif
+    if (p->nfree >= p->max_free) /* keep the mapping, drop the memory */
+        madvise(ringo__stack_low(s), s->size - ringo__coro_guard_size, MADV_DONTNEED);
+    s->next_free = p->free;
+    p->free = s;
+    p->nfree++;
+    p->nlive--;
+}
+
+void coro_pool_destroy(coro_pool *p)
+{
+    if (p->nlive) {
+        fprintf(stderr, "ringo: coro_pool_destroy with %zu live coroutines\n", p->nlive);
+        abort();
+    }
+    struct slab *sl = p->slabs;
+    while (sl) {
+        struct slab *next = sl->next;
+#ifdef HAVE_VALGRIND
+        for (size_t i = 0; i < sl->n; i++)
+            VALGRIND_STACK_DEREGISTER(sl->stacks[i].valgrind_id);
+#endif
+        munmap(sl->base, sl->len);
+        __atomic_sub_fetch(&guard_vmas, (long)sl->vmas, __ATOMIC_RELAXED);
+        free(sl);
+        sl = next;
+    }
+    memset(p, 0, sizeof(*p));
+}

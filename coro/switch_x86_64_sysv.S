@@ -1,0 +1,133 @@
+/* coro/switch_x86_64_sysv.S: context switch for x86-64, System V ABI, ELF.
+ *
+ * Saves only what the ABI makes callee-saved: rbx, rbp, r12-r15, rsp, and the
+ * control bits of mxcsr and of the x87 control word (unless
+ * RINGO_NO_FPU_CONTEXT). Everything else is caller-saved, so the C caller
+ * has already spilled what it needs. Layout in coro/frame.h.
+ *
+ *  saved sp -> +------+------+------+------+------+------+------+------+------+
+ *              | mxcsr| x87cw|  r12 |  r13 |  r14 |  r15 |  rbx |  rbp |  ret |
+ *              +------+------+------+------+------+------+------+------+------+
+ *  offset      0      4      8      16     24     32     40     48     56
+ *
+ * Without the FP slot every offset moves down by 8. A new coroutine's first
+ * frame (built by coro.c) holds fn in r12, arg in r13, its coro_t in r14
+ * and the trampoline as return address.
+ */
+#include "coro/frame.h"
+
+/* Under IBT a return site has no endbr64: the jump must not be tracked
+ * (gcc's own switch tables use notrack the same way). */
+#if defined(__CET__) && (__CET__ & 1)
+# define NOTRACK notrack
+#else
+# define NOTRACK
+#endif
+
+    .text
+
+/* void ringo__coro_switch(void **save_sp, void *to_sp)
+ *   rdi = where to store the running context's sp, rsi = sp to resume. */
+    .globl  ringo__coro_switch
+    .hidden ringo__coro_switch
+    .type   ringo__coro_switch, @function
+    .p2align 4
+ringo__coro_switch:
+    .cfi_startproc
+    endbr64                         /* CET: valid indirect-branch target */
+    pushq   %rbp                    /* callee-saved frame pointer */
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %rbp, 0
+    pushq   %rbx                    /* callee-saved */
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %rbx, 0
+    pushq   %r15                    /* callee-saved */
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r15, 0
+    pushq   %r14                    /* callee-saved */
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r14, 0
+    pushq   %r13                    /* callee-saved */
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r13, 0
+    pushq   %r12                    /* callee-saved */
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r12, 0
+#if CORO_FRAME_FPU
+    leaq    -8(%rsp), %rsp          /* room for the FP control slot */
+    .cfi_adjust_cfa_offset 8
+    stmxcsr (%rsp)                  /* save mxcsr (rounding mode, masks) */
+    fnstcw  4(%rsp)                 /* save x87 control word */
+#endif
+    movq    %rsp, (%rdi)            /* publish our sp: we are now suspended */
+    movq    %rsi, %rsp              /* adopt the target's stack (same layout) */
+#if CORO_FRAME_FPU
+    /* Unconditional: reading back what stmxcsr stored to compare and skip
+     * the loads costs more than the loads (measured on AMD Zen). */
+    ldmxcsr (%rsp)                  /* restore the target's mxcsr */
+    fldcw   4(%rsp)                 /* restore the target's x87 cw */
+    leaq    8(%rsp), %rsp           /* drop the FP control slot */
+    .cfi_adjust_cfa_offset -8
+#endif
+    popq    %r12                    /* restore target's r12 */
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r12
+    popq    %r13                    /* restore target's r13 */
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r13
+    popq    %r14                    /* restore target's r14 */
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r14
+    popq    %r15                    /* restore target's r15 */
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r15
+    popq    %rbx                    /* restore target's rbx */
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %rbx
+    popq    %rbp                    /* restore target's rbp */
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %rbp
+    /* An indirect jump, not ret: the return stack predicts our own call
+     * site, wrong on every switch; the indirect predictor learns the
+     * target from history (as Boost.Context does). */
+    popq    %rcx                    /* target's resume address */
+    .cfi_adjust_cfa_offset -8
+    .cfi_register %rip, %rcx
+    NOTRACK jmpq *%rcx              /* resume the target where it called us */
+    .cfi_endproc
+    .size   ringo__coro_switch, .-ringo__coro_switch
+
+/* First code a new coroutine runs, entered by the ret above with
+ * rsp 16-byte aligned, r12 = fn, r13 = arg, r14 = its coro_t. */
+    .globl  ringo__coro_trampoline
+    .hidden ringo__coro_trampoline
+    .type   ringo__coro_trampoline, @function
+    .p2align 4
+ringo__coro_trampoline:
+    .cfi_startproc
+    .cfi_undefined %rip             /* outermost frame: unwinders stop here */
+    endbr64                         /* CET: harmless when entered by ret */
+    movq    %r13, %rdi              /* first argument: arg */
+    callq   *%r12                   /* fn(arg); must never return */
+    movq    %r14, %rdi              /* it did: report which coroutine */
+    callq   ringo__coro_returned    /* prints the name and aborts */
+    ud2                             /* not reached */
+    .cfi_endproc
+    .size   ringo__coro_trampoline, .-ringo__coro_trampoline
+
+#if defined(__CET__) && (__CET__ & 1)
+/* Mark the object IBT-compatible (we have endbr64). Shadow stacks are not
+ * claimed: a switch returns to another stack's address. */
+    .section .note.gnu.property, "a"
+    .p2align 3
+    .long   4                       /* name size ("GNU\0") */
+    .long   16                      /* descriptor size */
+    .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
+    .asciz  "GNU"                   /* owner */
+    .long   0xc0000002              /* GNU_PROPERTY_X86_FEATURE_1_AND */
+    .long   4                       /* property data size */
+    .long   1                       /* GNU_PROPERTY_X86_FEATURE_1_IBT */
+    .p2align 3                      /* pad descriptor to 8 bytes */
+#endif
+
+    .section .note.GNU-stack, "", %progbits   /* no executable stack */

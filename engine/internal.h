@@ -1,0 +1,179 @@
+/* engine/: the loop. Private to the library; io/ includes this, users never do. */
+#ifndef RINGO_ENGINE_INTERNAL_H
+#define RINGO_ENGINE_INTERNAL_H
+
+#include <errno.h>
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "coro/coro.h"
+#include "include/ringo.h"
+
+#define RINGO_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define RINGO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- intrusive doubly-linked list -------------------------------------- */
+typedef struct rlist { struct rlist *next, *prev; } rlist;
+static inline void rlist_init(rlist *l) { l->next = l->prev = l; }
+static inline bool rlist_empty(const rlist *l) { return l->next == l; }
+static inline void rlist_push(rlist *l, rlist *n)
+{
+    n->prev = l->prev; n->next = l; l->prev->next = n; l->prev = n;
+}
+static inline void rlist_del(rlist *n)
+{
+    n->prev->next = n->next; n->next->prev = n->prev; n->next = n->prev = n;
+}
+#define rlist_entry(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+/* ---- completions ---------------------------------------------------------
+ * A CQE's user_data is a pointer to a ringo__cqe_handler, or 0 for
+ * completions nobody waits for (cancel requests). */
+typedef struct ringo__cqe_handler ringo__cqe_handler;
+struct ringo__cqe_handler {
+    void (*complete)(ringo__cqe_handler *h, const struct io_uring_cqe *cqe);
+};
+
+/* What a suspended task waits on, so ringo_cancel can reach it. cancel() is
+ * called at most once per suspension and must end the wait: wake the task
+ * now, or make sure something (a CQE, a finishing task) will. */
+typedef struct ringo__wait ringo__wait;
+struct ringo__wait {
+    void (*cancel)(ringo__wait *w);
+};
+
+/* Called when the task it is queued on finishes (await, gather, wait). */
+typedef struct ringo__done_waiter ringo__done_waiter;
+struct ringo__done_waiter {
+    rlist link;
+    void (*done)(ringo__done_waiter *w, ringo_task *finished);
+};
+
+enum ringo__task_state {
+    RINGO_T_FREE,       /* slot unused (a stale handle points here) */
+    RINGO_T_READY,      /* in the run queue */
+    RINGO_T_RUNNING,
+    RINGO_T_SUSPENDED,
+    RINGO_T_DONE,
+};
+
+#define RINGO_TASK_NAME_INLINE 32
+
+struct ringo_task {
+    coro_t coro;
+    struct ringo_loop *loop;
+    ringo_task *rq_next;           /* run queue link */
+    ringo__wait *waiting;          /* set while suspended on something cancellable */
+    ringo_fn fn;
+    void *arg;
+    int status;
+    uint8_t state;                 /* enum ringo__task_state */
+    bool cancelled;                /* sticky */
+    bool caller_ref;               /* the spawner's reference is held */
+    bool retrieved;                /* someone saw the status */
+    bool awaited;                  /* ringo_await is waiting on it (one awaiter) */
+    rlist done_waiters;            /* ringo__done_waiter */
+    rlist live_link;               /* loop->live, while not DONE */
+    ringo_task *free_next;         /* slab free list */
+    int64_t deadline;              /* absolute ns; INT64_MAX = none */
+    uint64_t id;
+    char *name;                    /* name_inline or malloc'd */
+    char name_inline[RINGO_TASK_NAME_INLINE];
+};
+
+typedef struct ringo_loop {
+    struct io_uring ring;
+    unsigned setup_flags;          /* IORING_SETUP_* that the kernel took */
+    bool defer_taskrun;
+    bool debug;
+    uint8_t ops[64];               /* ops[IORING_OP_x] != 0: the kernel has it */
+
+    coro_t sched;                  /* the thread's context: runs the scheduler */
+    coro_pool pool;
+    ringo_task *current;
+
+    ringo_task *rq_head, *rq_tail; /* FIFO of READY tasks */
+    size_t rq_len;
+    size_t budget;                 /* tasks the current pass may still start */
+    ringo_task *dead;              /* finished task whose stack sched must release */
+
+    rlist live;                    /* tasks not DONE */
+    size_t nlive;
+    unsigned inflight;             /* ops whose CQE will wake someone */
+    unsigned tick;
+    bool broken;                   /* deadlock: uninterruptible waits give up */
+
+    ringo_task *free_head, *free_tail; /* FIFO: slots reused oldest first */
+    void **slabs;
+    size_t nslabs;
+    uint64_t next_id;
+
+    int64_t slice_start;           /* debug: when the running task was resumed */
+} ringo_loop;
+
+/* The calling thread's running loop, NULL when none. */
+extern __thread ringo_loop *ringo__loop;
+
+/* ring.c */
+int  ringo__ring_init(ringo_loop *l, const ringo_config *cfg);
+void ringo__ring_exit(ringo_loop *l);
+struct io_uring_sqe *ringo__sqe(ringo_loop *l);   /* never NULL: flushes the SQ if full */
+void ringo__ring_step(ringo_loop *l, bool wait);   /* submit, maybe wait, reap */
+static inline bool ringo__has_op(const ringo_loop *l, unsigned op)
+{
+    return op < sizeof l->ops && l->ops[op];
+}
+
+/* sched.c */
+void ringo__wake(ringo_task *t);                   /* make t READY (queue it) */
+void ringo__suspend(ringo_loop *l, ringo__wait *w); /* current task: sleep until woken */
+void ringo__schedule(ringo_loop *l, const ringo_task *until); /* run until `until` is DONE
+                                                     (NULL: until no task is live) */
+
+/* task.c */
+int  ringo__task_new(ringo_loop *l, ringo_task **out, const char *name, ringo_fn fn, void *arg);
+void ringo__task_reap(ringo_loop *l, ringo_task *t); /* after DONE: stack back, maybe free */
+void ringo__task_release(ringo_task *t);            /* drop the caller's reference */
+bool ringo__task_valid(const ringo_task *t);
+void ringo__tasks_free_all(ringo_loop *l);
+void ringo__done_wait(ringo_task *t, ringo__done_waiter *w); /* queue w on t (not DONE) */
+/* await.c: wait for t to finish (cancelling it if the caller is cancelled);
+ * returns whether the caller was cancelled. */
+bool ringo__await_done(ringo_loop *l, ringo_task *t);
+
+/* Entry check for suspending calls: the running loop and task, or an error
+ * (-EPERM outside a task, -ECANCELED in a cancelled one). */
+static inline int ringo__enter(ringo_loop **lp)
+{
+    ringo_loop *l = ringo__loop;
+    if (RINGO_UNLIKELY(!l || !l->current))
+        return -EPERM;
+    if (RINGO_UNLIKELY(l->current->cancelled))
+        return -ECANCELED;
+    *lp = l;
+    return 0;
+}
+
+/* op.c: an io_uring operation awaited by the current task. */
+typedef struct ringo__op {
+    ringo__cqe_handler h;
+    ringo__wait wait;
+    ringo_task *task;
+    int32_t res;
+    uint32_t cqe_flags;
+} ringo__op;
+
+/* Get an SQE for the current task's next op (after ringo__enter). */
+static inline struct io_uring_sqe *ringo__op_sqe(ringo_loop *l) { return ringo__sqe(l); }
+/* Tag sqe with op, suspend until its CQE, return the result (-ECANCELED if
+ * the task was cancelled and the op did not complete). */
+int ringo__op_wait(ringo_loop *l, ringo__op *op, struct io_uring_sqe *sqe);
+
+/* debug.c */
+/* The running task t is leaving the CPU: warn if it held it over 100 ms. */
+void ringo__debug_slice_end(ringo_loop *l, const ringo_task *t);
+void ringo__debug_unretrieved(const ringo_task *t);
+void ringo__debug_alive_at_close(ringo_loop *l);
+
+#endif

@@ -1,0 +1,35 @@
+/* One io_uring operation awaited by the current task. The task is resumed
+ * only by the op's own CQE, also when cancelled: the cancel request is a
+ * second SQE, and the kernel is done with the op's buffers once its CQE has
+ * arrived. */
+#include "engine/internal.h"
+
+static void op_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
+{
+    ringo__op *op = (ringo__op *)h;
+    op->res = cqe->res;
+    op->cqe_flags = cqe->flags;
+    op->task->loop->inflight--;
+    ringo__wake(op->task);
+}
+
+static void op_cancel(ringo__wait *w)
+{
+    ringo__op *op = (ringo__op *)((char *)w - offsetof(ringo__op, wait));
+    struct io_uring_sqe *sqe = ringo__sqe(op->task->loop);
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&op->h, 0);
+    io_uring_sqe_set_data64(sqe, 0);
+}
+
+int ringo__op_wait(ringo_loop *l, ringo__op *op, struct io_uring_sqe *sqe)
+{
+    op->h.complete = op_complete;
+    op->wait.cancel = op_cancel;
+    op->task = l->current;
+    io_uring_sqe_set_data(sqe, &op->h);
+    l->inflight++;
+    ringo__suspend(l, &op->wait);
+    if (op->task->cancelled && (op->res == -ECANCELED || op->res == -EINTR))
+        return -ECANCELED;
+    return op->res;
+}

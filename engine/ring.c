@@ -1,0 +1,155 @@
+/* The io_uring: setup with the best flags the kernel takes, op probing,
+ * submission and completion reaping. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/internal.h"
+
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8)
+#endif
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+
+#define RINGO_DEFAULT_ENTRIES 256u
+#define RINGO_CQ_MIN 4096u
+
+static int try_setup(ringo_loop *l, unsigned entries, unsigned flags)
+{
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    /* Many tasks may each have an op in flight: a CQ much larger than the SQ
+     * keeps overflow (handled, but slow) rare. */
+    p.flags = flags | IORING_SETUP_CQSIZE;
+    p.cq_entries = entries * 4 > RINGO_CQ_MIN ? entries * 4 : RINGO_CQ_MIN;
+    if (flags & IORING_SETUP_SQPOLL)
+        p.sq_thread_idle = 50;
+    int ret = io_uring_queue_init_params(entries, &l->ring, &p);
+    if (ret == 0)
+        l->setup_flags = flags;
+    return ret;
+}
+
+static void probe_ops(ringo_loop *l)
+{
+    memset(l->ops, 0, sizeof l->ops);
+    struct io_uring_probe *pr = io_uring_get_probe_ring(&l->ring);
+    if (!pr)
+        return;
+    for (unsigned op = 0; op < sizeof l->ops && op <= pr->last_op; op++)
+        l->ops[op] = io_uring_opcode_supported(pr, (int)op) ? 1 : 0;
+    io_uring_free_probe(pr);
+}
+
+static void explain_failure(int err)
+{
+    fprintf(stderr,
+            "ringo: cannot create an io_uring (%s): check that the kernel has io_uring "
+            "(Linux 5.10 or newer), that sysctl kernel.io_uring_disabled is 0, and that "
+            "no seccomp profile (a container runtime's default one) blocks io_uring_setup\n",
+            strerror(-err));
+}
+
+int ringo__ring_init(ringo_loop *l, const ringo_config *cfg)
+{
+    unsigned entries = cfg && cfg->entries ? cfg->entries : RINGO_DEFAULT_ENTRIES;
+    if (entries > 32768)
+        return -EINVAL;
+    int ret = -EINVAL;
+    if (cfg && (cfg->flags & RINGO_CFG_SQPOLL))
+        ret = try_setup(l, entries, IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER);
+    /* Best first: one issuer, completions run only when we ask (no IPIs),
+     * then cooperative task work, then whatever the kernel has. */
+    static const unsigned ladder[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_COOP_TASKRUN,
+        0,
+    };
+    for (size_t i = 0; ret < 0 && i < sizeof ladder / sizeof ladder[0]; i++) {
+        ret = try_setup(l, entries, ladder[i]);
+        if (ret == -ENOMEM || ret == -EPERM || ret == -ENOSYS)
+            break;   /* no flag combination will change that */
+    }
+    if (ret < 0) {
+        explain_failure(ret);
+        return ret;
+    }
+    l->defer_taskrun = (l->setup_flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+    /* Saves an fget/fput per io_uring_enter where the kernel allows it. */
+    (void)io_uring_register_ring_fd(&l->ring);
+    probe_ops(l);
+    return 0;
+}
+
+void ringo__ring_exit(ringo_loop *l)
+{
+    io_uring_queue_exit(&l->ring);
+}
+
+static void reap(ringo_loop *l)
+{
+    for (;;) {
+        struct io_uring_cqe *cqe;
+        unsigned head, n = 0;
+        io_uring_for_each_cqe(&l->ring, head, cqe) {
+            n++;
+            ringo__cqe_handler *h = (ringo__cqe_handler *)(uintptr_t)cqe->user_data;
+            if (h)
+                h->complete(h, cqe);
+        }
+        io_uring_cq_advance(&l->ring, n);
+        /* Completions the kernel could not fit in the CQ wait in an overflow
+         * list; they are flushed into the ring by the next enter. */
+        if (!(IO_URING_READ_ONCE(*l->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW))
+            return;
+        if (io_uring_get_events(&l->ring) < 0 && n == 0)
+            return;
+    }
+}
+
+static int submit(ringo_loop *l, bool wait)
+{
+    if (wait)
+        return io_uring_submit_and_wait(&l->ring, 1);
+    if (l->defer_taskrun)
+        return io_uring_submit_and_get_events(&l->ring);
+    return io_uring_submit(&l->ring);
+}
+
+void ringo__ring_step(ringo_loop *l, bool wait)
+{
+    if (!wait && io_uring_sq_ready(&l->ring) == 0) {
+        /* Nothing to submit: under DEFER_TASKRUN completions are only posted
+         * when we enter the kernel, so do that now and then while tasks keep
+         * the run queue busy; otherwise reading the CQ is enough. */
+        if (l->defer_taskrun && l->inflight && (++l->tick & 15) == 0)
+            (void)io_uring_get_events(&l->ring);
+        reap(l);
+        return;
+    }
+    int ret = submit(l, wait);
+    /* -EBUSY/-EAGAIN: the CQ is backed up; reaping makes room, and the SQEs
+     * not taken stay in the SQ for the next step. -EINTR: a signal. */
+    if (ret < 0 && ret != -EBUSY && ret != -EAGAIN && ret != -EINTR && ret != -ETIME) {
+        fprintf(stderr, "ringo: io_uring_enter failed: %s\n", strerror(-ret));
+        abort();
+    }
+    reap(l);
+}
+
+struct io_uring_sqe *ringo__sqe(ringo_loop *l)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+    while (RINGO_UNLIKELY(!sqe)) {
+        int ret = io_uring_submit(&l->ring);
+        if (ret == -EBUSY || ret == -EAGAIN)
+            reap(l);   /* only queues tasks: safe from inside one */
+        sqe = io_uring_get_sqe(&l->ring);
+    }
+    return sqe;
+}

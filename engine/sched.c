@@ -1,0 +1,142 @@
+/* The scheduler: a FIFO run queue, suspension, and the loop that alternates
+ * between running ready tasks and one trip through the ring.
+ *
+ * Tasks hand the CPU to each other directly (symmetric switch) while the
+ * current pass has budget left; the scheduler's own context is entered only
+ * to do I/O, to start a new pass, or to release a finished task's stack. */
+#include <stdio.h>
+
+#include "engine/internal.h"
+
+__thread ringo_loop *ringo__loop;
+
+static inline void rq_push(ringo_loop *l, ringo_task *t)
+{
+    t->rq_next = NULL;
+    if (l->rq_tail)
+        l->rq_tail->rq_next = t;
+    else
+        l->rq_head = t;
+    l->rq_tail = t;
+    l->rq_len++;
+}
+
+static inline ringo_task *rq_pop(ringo_loop *l)
+{
+    ringo_task *t = l->rq_head;
+    if (t) {
+        l->rq_head = t->rq_next;
+        if (!l->rq_head)
+            l->rq_tail = NULL;
+        l->rq_len--;
+    }
+    return t;
+}
+
+void ringo__wake(ringo_task *t)
+{
+    if (t->state == RINGO_T_READY || t->state == RINGO_T_DONE)
+        return;
+    t->state = RINGO_T_READY;
+    t->waiting = NULL;
+    rq_push(t->loop, t);
+}
+
+/* Leave the current task `cur` (already queued, suspended or done): run the
+ * next ready task if the pass allows, else go back to the scheduler. */
+static inline void switch_away(ringo_loop *l, ringo_task *cur)
+{
+    if (RINGO_UNLIKELY(l->debug))
+        ringo__debug_slice_end(l, cur);
+    ringo_task *next = l->budget ? rq_pop(l) : NULL;
+    if (next) {
+        l->budget--;
+        next->state = RINGO_T_RUNNING;
+        l->current = next;
+        if (next != cur)
+            coro_switch(&cur->coro, &next->coro);
+    } else {
+        l->current = NULL;
+        coro_switch(&cur->coro, &l->sched);
+    }
+}
+
+void ringo__suspend(ringo_loop *l, ringo__wait *w)
+{
+    ringo_task *cur = l->current;
+    cur->state = RINGO_T_SUSPENDED;
+    cur->waiting = w;
+    switch_away(l, cur);
+    cur->waiting = NULL;
+}
+
+int ringo_yield(void)
+{
+    ringo_loop *l;
+    int ret = ringo__enter(&l);
+    if (ret < 0)
+        return ret;
+    ringo_task *cur = l->current;
+    cur->state = RINGO_T_READY;
+    rq_push(l, cur);
+    switch_away(l, cur);
+    return cur->cancelled ? -ECANCELED : 0;
+}
+
+/* Nothing is ready, nothing is in flight, yet tasks wait: nothing can ever
+ * wake them. First cancel them all so the program unwinds instead of
+ * hanging; if they still wait (a cycle of awaits, which cancellation does
+ * not interrupt), wake every waiter with the loop marked broken, which makes
+ * ringo_await give up with -EDEADLK. */
+static void break_deadlock(ringo_loop *l, unsigned strike)
+{
+    if (strike == 1) {
+        fprintf(stderr, "ringo: deadlock: %zu task(s) wait and nothing can wake them; "
+                        "cancelling them\n", l->nlive);
+        for (rlist *p = l->live.next; p != &l->live; p = p->next)
+            (void)ringo_cancel(rlist_entry(p, ringo_task, live_link));
+        return;
+    }
+    l->broken = true;
+    for (rlist *p = l->live.next; p != &l->live; p = p->next) {
+        ringo_task *t = rlist_entry(p, ringo_task, live_link);
+        if (t->state == RINGO_T_SUSPENDED)
+            ringo__wake(t);
+    }
+}
+
+static inline bool finished(const ringo_loop *l, const ringo_task *until)
+{
+    return until ? until->state == RINGO_T_DONE : l->nlive == 0;
+}
+
+void ringo__schedule(ringo_loop *l, const ringo_task *until)
+{
+    unsigned strikes = 0;
+    while (!finished(l, until)) {
+        if (l->rq_len)
+            strikes = 0;
+        l->budget = l->rq_len;
+        while (l->budget) {
+            ringo_task *t = rq_pop(l);
+            l->budget--;
+            t->state = RINGO_T_RUNNING;
+            l->current = t;
+            if (RINGO_UNLIKELY(l->debug))
+                l->slice_start = ringo_now();
+            coro_switch(&l->sched, &t->coro);
+            if (l->dead) {
+                ringo__task_reap(l, l->dead);
+                l->dead = NULL;
+            }
+        }
+        l->broken = false;
+        if (finished(l, until))
+            return;
+        if (l->rq_len == 0 && l->inflight == 0 && io_uring_sq_ready(&l->ring) == 0) {
+            break_deadlock(l, ++strikes);
+            continue;
+        }
+        ringo__ring_step(l, l->rq_len == 0);
+    }
+}

@@ -1,0 +1,235 @@
+/* Tasks: creation, the entry wrapper, references, await and cancel.
+ *
+ * Task structs live in slabs owned by the loop and are never unmapped while
+ * it runs, and free slots are reused oldest first: a stale handle (awaited
+ * twice, or used after detach) finds a FREE slot and gets -EINVAL instead of
+ * touching freed memory. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/internal.h"
+
+#define SLAB_TASKS 64
+
+static int grow_slabs(ringo_loop *l)
+{
+    void **slabs = realloc(l->slabs, (l->nslabs + 1) * sizeof *slabs);
+    if (!slabs)
+        return -ENOMEM;
+    l->slabs = slabs;
+    ringo_task *chunk = calloc(SLAB_TASKS, sizeof *chunk);
+    if (!chunk)
+        return -ENOMEM;
+    slabs[l->nslabs++] = chunk;
+    for (size_t i = 0; i < SLAB_TASKS; i++) {
+        chunk[i].free_next = NULL;
+        if (l->free_tail)
+            l->free_tail->free_next = &chunk[i];
+        else
+            l->free_head = &chunk[i];
+        l->free_tail = &chunk[i];
+    }
+    return 0;
+}
+
+static ringo_task *slot_get(ringo_loop *l)
+{
+    if (!l->free_head && grow_slabs(l) < 0)
+        return NULL;
+    ringo_task *t = l->free_head;
+    l->free_head = t->free_next;
+    if (!l->free_head)
+        l->free_tail = NULL;
+    return t;
+}
+
+static void slot_put(ringo_loop *l, ringo_task *t)
+{
+    if (t->name != t->name_inline)
+        free(t->name);
+    t->name = NULL;
+    t->state = RINGO_T_FREE;
+    t->free_next = NULL;
+    if (l->free_tail)
+        l->free_tail->free_next = t;
+    else
+        l->free_head = t;
+    l->free_tail = t;
+}
+
+void ringo__tasks_free_all(ringo_loop *l)
+{
+    for (size_t i = 0; i < l->nslabs; i++) {
+        ringo_task *chunk = l->slabs[i];
+        for (size_t j = 0; j < SLAB_TASKS; j++)
+            if (chunk[j].name && chunk[j].name != chunk[j].name_inline)
+                free(chunk[j].name);
+        free(chunk);
+    }
+    free(l->slabs);
+    l->slabs = NULL;
+    l->nslabs = 0;
+    l->free_head = l->free_tail = NULL;
+}
+
+bool ringo__task_valid(const ringo_task *t)
+{
+    return t && t->state != RINGO_T_FREE;
+}
+
+static void task_finish(ringo_task *t, int status)
+{
+    ringo_loop *l = t->loop;
+    /* A cancelled task that "succeeded" was cut short: say so. */
+    if (t->cancelled && status >= 0)
+        status = -ECANCELED;
+    t->status = status;
+    t->state = RINGO_T_DONE;
+    rlist_del(&t->live_link);
+    l->nlive--;
+    while (!rlist_empty(&t->done_waiters)) {
+        rlist *p = t->done_waiters.next;
+        rlist_del(p);
+        ringo__done_waiter *w = rlist_entry(p, ringo__done_waiter, link);
+        w->done(w, t);
+    }
+}
+
+static void task_entry(void *arg)
+{
+    ringo_task *t = arg;
+    ringo_loop *l = t->loop;
+    /* As in asyncio, a task cancelled before its first step never runs. */
+    int status = t->cancelled ? -ECANCELED : t->fn(t->arg);
+    if (RINGO_UNLIKELY(l->debug))
+        ringo__debug_slice_end(l, t);
+    task_finish(t, status);
+    l->dead = t;
+    l->current = NULL;
+    coro_exit(&t->coro, &l->sched);
+}
+
+int ringo__task_new(ringo_loop *l, ringo_task **out, const char *name, ringo_fn fn, void *arg)
+{
+    ringo_task *t = slot_get(l);
+    if (!t)
+        return -ENOMEM;
+    uint64_t id = ++l->next_id;
+    if (name && strlen(name) >= RINGO_TASK_NAME_INLINE) {
+        t->name = strdup(name);
+        if (!t->name) {
+            slot_put(l, t);
+            return -ENOMEM;
+        }
+    } else {
+        t->name = t->name_inline;
+        if (name)
+            strcpy(t->name_inline, name);
+        else
+            snprintf(t->name_inline, sizeof t->name_inline, "Task-%llu", (unsigned long long)id);
+    }
+    int ret = coro_create(&t->coro, &l->pool, task_entry, t, t->name);
+    if (ret < 0) {
+        slot_put(l, t);
+        return ret;
+    }
+    t->loop = l;
+    t->fn = fn;
+    t->arg = arg;
+    t->status = 0;
+    t->waiting = NULL;
+    t->cancelled = false;
+    t->caller_ref = true;
+    t->retrieved = false;
+    t->awaited = false;
+    t->deadline = INT64_MAX;
+    t->id = id;
+    rlist_init(&t->done_waiters);
+    rlist_push(&l->live, &t->live_link);
+    l->nlive++;
+    t->state = RINGO_T_SUSPENDED;   /* ringo__wake queues only non-READY tasks */
+    ringo__wake(t);
+    *out = t;
+    return 0;
+}
+
+static void task_free(ringo_loop *l, ringo_task *t)
+{
+    if (RINGO_UNLIKELY(l->debug) && !t->retrieved && t->status < 0 && t->status != -ECANCELED)
+        ringo__debug_unretrieved(t);
+    slot_put(l, t);
+}
+
+void ringo__task_reap(ringo_loop *l, ringo_task *t)
+{
+    coro_destroy(&t->coro, &l->pool);
+    if (!t->caller_ref)
+        task_free(l, t);
+}
+
+void ringo__task_release(ringo_task *t)
+{
+    t->caller_ref = false;
+    /* A DONE task whose stack is still in use is freed by ringo__task_reap. */
+    if (t->state == RINGO_T_DONE && t->loop->dead != t)
+        task_free(t->loop, t);
+}
+
+void ringo__done_wait(ringo_task *t, ringo__done_waiter *w)
+{
+    rlist_push(&t->done_waiters, &w->link);
+}
+
+int ringo_spawn_named(ringo_task **out, const char *name, ringo_fn fn, void *arg)
+{
+    if (!out || !fn)
+        return -EINVAL;
+    ringo_loop *l = ringo__loop;
+    if (!l)
+        return -EPERM;
+    return ringo__task_new(l, out, name, fn, arg);
+}
+
+int ringo_spawn(ringo_task **out, ringo_fn fn, void *arg)
+{
+    return ringo_spawn_named(out, NULL, fn, arg);
+}
+
+int ringo_cancel(ringo_task *t)
+{
+    if (!ringo__task_valid(t))
+        return -EINVAL;
+    if (t->state == RINGO_T_DONE)
+        return -EALREADY;
+    if (t->cancelled)
+        return 0;
+    t->cancelled = true;
+    if (t->state == RINGO_T_SUSPENDED && t->waiting) {
+        ringo__wait *w = t->waiting;
+        t->waiting = NULL;
+        w->cancel(w);
+    }
+    return 0;
+}
+
+bool ringo_task_done(const ringo_task *t)
+{
+    return t && (t->state == RINGO_T_DONE || t->state == RINGO_T_FREE);
+}
+
+const char *ringo_task_name(const ringo_task *t)
+{
+    return ringo__task_valid(t) ? t->name : NULL;
+}
+
+ringo_task *ringo_self(void)
+{
+    return ringo__loop ? ringo__loop->current : NULL;
+}
+
+void ringo_detach(ringo_task *t)
+{
+    if (ringo__task_valid(t) && t->caller_ref && !t->awaited)
+        ringo__task_release(t);
+}

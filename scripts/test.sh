@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds and runs every test: plain (gcc), sanitized (ASan+UBSan), clang,
+# and the context switch on aarch64 under qemu-user. Does its own set-up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+need_packages build-essential meson ninja-build pkg-config clang liburing-dev \
+    libcriterion-dev libbenchmark-dev g++ gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+    qemu-user valgrind
+
+B=${RINGO_BUILD_DIR:-build}
+passed=0 failed=0
+phase() {   # phase NAME DIR [meson setup args...]
+    local name=$1 dir=$2; shift 2
+    echo "== $name"
+    if [ ! -d "$dir" ]; then meson setup "$dir" "$@" >/dev/null; else meson setup --reconfigure "$dir" "$@" >/dev/null; fi
+    meson compile -C "$dir" >/dev/null || { echo "build failed: $name"; meson compile -C "$dir" | tail -40; failed=$((failed+1)); return; }
+    if meson test -C "$dir" --print-errorlogs --num-processes 1 "${TEST_ARGS[@]}"; then
+        passed=$((passed+1))
+    else
+        failed=$((failed+1))
+    fi
+}
+TEST_ARGS=()
+phase "gcc, debugoptimized" "$B/gcc"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+phase "gcc, AddressSanitizer + UndefinedBehaviorSanitizer" "$B/asan" -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
+unset ASAN_OPTIONS UBSAN_OPTIONS
+CC=clang CXX=clang++ phase "clang, debugoptimized" "$B/clang"
+echo "== aarch64 context switch under qemu-user"
+if scripts/test-aarch64.sh "$B/aarch64"; then passed=$((passed+1)); else failed=$((failed+1)); fi
+
+echo "phases: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,61 @@
+#include "helpers.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int open_fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+int run_clean_config(const ringo_config *cfg, ringo_fn fn, void *arg)
+{
+    int before = open_fd_count();
+    int ret = ringo_run_config(cfg, fn, arg);
+    cr_assert_null(ringo_self(), "a task is still current after ringo_run returned");
+    cr_assert_eq(open_fd_count(), before, "ringo_run leaked descriptors");
+    return ret;
+}
+
+int run_clean(ringo_fn fn, void *arg)
+{
+    return run_clean_config(NULL, fn, arg);
+}
+
+static FILE *capture;
+static int saved_fd = -1;
+
+void stderr_capture_begin(void)
+{
+    fflush(stderr);
+    capture = tmpfile();
+    cr_assert_not_null(capture);
+    saved_fd = dup(2);
+    dup2(fileno(capture), 2);
+}
+
+char *stderr_capture_end(void)
+{
+    fflush(stderr);
+    dup2(saved_fd, 2);
+    close(saved_fd);
+    long n = ftell(capture);
+    if (n < 0)
+        n = 0;
+    char *buf = calloc(1, (size_t)n + 1);
+    rewind(capture);
+    size_t got = fread(buf, 1, (size_t)n, capture);
+    buf[got] = 0;
+    fclose(capture);
+    return buf;
+}

@@ -1,0 +1,20 @@
+/* Shared by the test programs: run a loop and check it closed clean. */
+#ifndef RINGO_TEST_HELPERS_H
+#define RINGO_TEST_HELPERS_H
+
+#include <stddef.h>
+#include <ringo.h>
+
+/* ringo_run(fn, arg), asserting afterwards that no descriptor leaked and that
+ * no loop is left running; returns main's status. */
+int run_clean(ringo_fn fn, void *arg);
+int run_clean_config(const ringo_config *cfg, ringo_fn fn, void *arg);
+
+/* Collect what the code under test writes to stderr. */
+void stderr_capture_begin(void);
+/* Stop collecting; returns a malloc'd NUL-terminated copy (caller frees). */
+char *stderr_capture_end(void);
+
+int open_fd_count(void);
+
+#endif
