@@ -23,13 +23,17 @@ static void await_cancel(ringo__wait *w)
     (void)ringo_cancel(a->target);
 }
 
-/* Wait until t is DONE; if the caller is (or gets) cancelled, cancel t and
- * keep waiting. Returns true if the caller was cancelled. */
-bool ringo__await_done(ringo_loop *l, ringo_task *t)
+int ringo__await_done(ringo_loop *l, ringo_task *t)
 {
     ringo_task *cur = l->current;
-    if (cur->cancelled)
+    int first = 0;
+    if (cur->cancelled) {
+        first = -ECANCELED;
         (void)ringo_cancel(t);
+    } else if (cur->deadline != INT64_MAX && ringo_now() >= cur->deadline) {
+        first = -ETIMEDOUT;
+        (void)ringo_cancel(t);
+    }
     while (t->state != RINGO_T_DONE) {
         await_wait a = {
             .dw.done = await_done,
@@ -38,16 +42,19 @@ bool ringo__await_done(ringo_loop *l, ringo_task *t)
             .target = t,
         };
         ringo__done_wait(t, &a.dw);
-        /* Once cancelled, waiting is no longer interruptible: t is being
-         * cancelled and finishes soon. */
-        ringo__suspend(l, cur->cancelled ? NULL : &a.wait);
+        /* Once interrupted, waiting is not interruptible any more: t has
+         * been cancelled and finishes soon. */
+        if (first)
+            ringo__suspend(l, NULL);
+        else
+            first = ringo__wait_on(l, &a.wait);
         if (t->state != RINGO_T_DONE) {
             rlist_del(&a.dw.link);
             if (l->broken)
-                return cur->cancelled;
+                return -EDEADLK;
         }
     }
-    return cur->cancelled;
+    return first;
 }
 
 int ringo_await(ringo_task *t)
@@ -60,14 +67,14 @@ int ringo_await(ringo_task *t)
     if (!ringo__task_valid(t) || !t->caller_ref || t->awaited || t->loop != l)
         return -EINVAL;
     t->awaited = true;
-    bool cancelled = ringo__await_done(l, t);
+    int ret = ringo__await_done(l, t);
     if (t->state != RINGO_T_DONE) {   /* given up on a deadlock */
         t->awaited = false;
         ringo__task_release(t);
-        return -EDEADLK;
+        return ret;
     }
     int status = t->status;
     t->retrieved = true;
     ringo__task_release(t);
-    return cancelled ? -ECANCELED : status;
+    return ret ? ret : status;
 }

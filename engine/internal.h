@@ -35,12 +35,24 @@ struct ringo__cqe_handler {
     void (*complete)(ringo__cqe_handler *h, const struct io_uring_cqe *cqe);
 };
 
-/* What a suspended task waits on, so ringo_cancel can reach it. cancel() is
- * called at most once per suspension and must end the wait: wake the task
- * now, or make sure something (a CQE, a finishing task) will. */
+/* What a suspended task waits on, so cancellation and deadlines can reach
+ * it. cancel() is called at most once per suspension, with `why` already set
+ * to -ECANCELED or -ETIMEDOUT, and must end the wait: take the task off
+ * whatever queue holds it and wake it now, or make sure something (a CQE, a
+ * finishing task) will. */
 typedef struct ringo__wait ringo__wait;
 struct ringo__wait {
     void (*cancel)(ringo__wait *w);
+    int why;   /* 0 while not interrupted */
+};
+
+/* A user-space timer (timer.c): fire(tm) runs on the scheduler's context
+ * once ringo_now() >= at. */
+typedef struct ringo__timer ringo__timer;
+struct ringo__timer {
+    int64_t at;
+    size_t idx;
+    void (*fire)(ringo__timer *tm);
 };
 
 /* Called when the task it is queued on finishes (await, gather, wait). */
@@ -104,6 +116,11 @@ typedef struct ringo_loop {
     unsigned tick;
     bool broken;                   /* deadlock: uninterruptible waits give up */
 
+    struct ringo__workers *workers; /* worker pool (to_thread), NULL until first use */
+
+    ringo__timer **timers;         /* min-heap on `at` */
+    size_t ntimers, captimers;
+
     ringo_task *free_head, *free_tail; /* FIFO: slots reused oldest first */
     void **slabs;
     size_t nslabs;
@@ -138,12 +155,15 @@ void ringo__task_release(ringo_task *t);            /* drop the caller's referen
 bool ringo__task_valid(const ringo_task *t);
 void ringo__tasks_free_all(ringo_loop *l);
 void ringo__done_wait(ringo_task *t, ringo__done_waiter *w); /* queue w on t (not DONE) */
-/* await.c: wait for t to finish (cancelling it if the caller is cancelled);
- * returns whether the caller was cancelled. */
-bool ringo__await_done(ringo_loop *l, ringo_task *t);
+/* await.c: wait for t to finish, cancelling it if the caller is cancelled
+ * or reaches its deadline (and still waiting for it then). Returns 0, or the
+ * first interruption (-ECANCELED, -ETIMEDOUT), or -EDEADLK if the loop gave
+ * up on a deadlock (t not DONE then). */
+int ringo__await_done(ringo_loop *l, ringo_task *t);
 
 /* Entry check for suspending calls: the running loop and task, or an error
- * (-EPERM outside a task, -ECANCELED in a cancelled one). */
+ * (-EPERM outside a task, -ECANCELED in a cancelled one, -ETIMEDOUT past the
+ * task's deadline). */
 static inline int ringo__enter(ringo_loop **lp)
 {
     ringo_loop *l = ringo__loop;
@@ -151,9 +171,28 @@ static inline int ringo__enter(ringo_loop **lp)
         return -EPERM;
     if (RINGO_UNLIKELY(l->current->cancelled))
         return -ECANCELED;
+    if (RINGO_UNLIKELY(l->current->deadline != INT64_MAX) && ringo_now() >= l->current->deadline)
+        return -ETIMEDOUT;
     *lp = l;
     return 0;
 }
+
+/* deadline.c: suspend the current task on w (after ringo__enter, with the
+ * task queued wherever w's owner wakes it from). Returns 0 when woken by the
+ * owner, or w->why (-ECANCELED, -ETIMEDOUT) when interrupted, in which case
+ * w->cancel has run. The owner's wake-up and an interruption can both
+ * happen; the owner then decides (a Lock handed to a cancelled waiter is
+ * passed on). */
+int  ringo__wait_on(ringo_loop *l, ringo__wait *w);
+/* Interrupt t's current wait (t suspended with t->waiting set). */
+void ringo__interrupt(ringo_task *t, int why);
+
+/* timer.c */
+int     ringo__timer_add(ringo_loop *l, ringo__timer *tm);   /* 0 or -ENOMEM */
+void    ringo__timer_del(ringo_loop *l, ringo__timer *tm);   /* no-op if not armed */
+int64_t ringo__timer_next(const ringo_loop *l);              /* INT64_MAX if none */
+void    ringo__timers_run(ringo_loop *l);                    /* fire the expired */
+void    ringo__timers_free(ringo_loop *l);
 
 /* op.c: an io_uring operation awaited by the current task. */
 typedef struct ringo__op {

@@ -1,7 +1,7 @@
 /* One io_uring operation awaited by the current task. The task is resumed
  * only by the op's own CQE, also when cancelled: the cancel request is a
  * second SQE, and the kernel is done with the op's buffers once its CQE has
- * arrived. */
+ * arrived. A task deadline rides along as an IORING_OP_LINK_TIMEOUT. */
 #include "engine/internal.h"
 
 static void op_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
@@ -23,13 +23,29 @@ static void op_cancel(ringo__wait *w)
 
 int ringo__op_wait(ringo_loop *l, ringo__op *op, struct io_uring_sqe *sqe)
 {
+    ringo_task *cur = l->current;
     op->h.complete = op_complete;
     op->wait.cancel = op_cancel;
-    op->task = l->current;
+    op->wait.why = 0;
+    op->task = cur;
     io_uring_sqe_set_data(sqe, &op->h);
+    /* Lives on this frame until the op's CQE: the kernel reads it at submit. */
+    struct __kernel_timespec ts;
+    if (cur->deadline != INT64_MAX) {
+        ts.tv_sec = cur->deadline / RINGO_SEC(1);
+        ts.tv_nsec = cur->deadline % RINGO_SEC(1);
+        sqe->flags |= IOSQE_IO_LINK;
+        struct io_uring_sqe *lt = ringo__sqe(l);   /* ringo__sqe keeps a pair free */
+        io_uring_prep_link_timeout(lt, &ts, IORING_TIMEOUT_ABS);
+        io_uring_sqe_set_data64(lt, 0);
+    }
     l->inflight++;
     ringo__suspend(l, &op->wait);
-    if (op->task->cancelled && (op->res == -ECANCELED || op->res == -EINTR))
-        return -ECANCELED;
+    if (op->res == -ECANCELED || op->res == -EINTR) {
+        if (cur->cancelled)
+            return -ECANCELED;
+        if (cur->deadline != INT64_MAX && ringo_now() >= cur->deadline)
+            return -ETIMEDOUT;
+    }
     return op->res;
 }

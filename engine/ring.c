@@ -98,9 +98,13 @@ static void reap(ringo_loop *l)
         unsigned head, n = 0;
         io_uring_for_each_cqe(&l->ring, head, cqe) {
             n++;
-            ringo__cqe_handler *h = (ringo__cqe_handler *)(uintptr_t)cqe->user_data;
-            if (h)
+            /* 0: nobody waits (cancel requests, linked timeouts);
+             * LIBURING_UDATA_TIMEOUT: liburing's own wait timeout on
+             * kernels without IORING_FEAT_EXT_ARG. */
+            if (cqe->user_data && cqe->user_data != LIBURING_UDATA_TIMEOUT) {
+                ringo__cqe_handler *h = (ringo__cqe_handler *)(uintptr_t)cqe->user_data;
                 h->complete(h, cqe);
+            }
         }
         io_uring_cq_advance(&l->ring, n);
         /* Completions the kernel could not fit in the CQ wait in an overflow
@@ -112,16 +116,34 @@ static void reap(ringo_loop *l)
     }
 }
 
+static void ring_step(ringo_loop *l, bool wait);
+
 static int submit(ringo_loop *l, bool wait)
 {
-    if (wait)
-        return io_uring_submit_and_wait(&l->ring, 1);
+    if (wait) {
+        int64_t next = ringo__timer_next(l);
+        if (next == INT64_MAX)
+            return io_uring_submit_and_wait(&l->ring, 1);
+        int64_t d = next - ringo_now();
+        if (d <= 0)
+            return l->defer_taskrun ? io_uring_submit_and_get_events(&l->ring)
+                                    : io_uring_submit(&l->ring);
+        struct __kernel_timespec ts = { .tv_sec = d / RINGO_SEC(1), .tv_nsec = d % RINGO_SEC(1) };
+        struct io_uring_cqe *cqe;
+        return io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+    }
     if (l->defer_taskrun)
         return io_uring_submit_and_get_events(&l->ring);
     return io_uring_submit(&l->ring);
 }
 
 void ringo__ring_step(ringo_loop *l, bool wait)
+{
+    ring_step(l, wait);
+    ringo__timers_run(l);
+}
+
+static void ring_step(ringo_loop *l, bool wait)
 {
     if (!wait && io_uring_sq_ready(&l->ring) == 0) {
         /* Nothing to submit: under DEFER_TASKRUN completions are only posted
@@ -144,12 +166,13 @@ void ringo__ring_step(ringo_loop *l, bool wait)
 
 struct io_uring_sqe *ringo__sqe(ringo_loop *l)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
-    while (RINGO_UNLIKELY(!sqe)) {
+    /* Keep one more slot free than asked, so an op and its linked timeout
+     * always land in the same submission (a flush between them would cut
+     * the link). */
+    while (RINGO_UNLIKELY(io_uring_sq_space_left(&l->ring) < 2)) {
         int ret = io_uring_submit(&l->ring);
         if (ret == -EBUSY || ret == -EAGAIN)
             reap(l);   /* only queues tasks: safe from inside one */
-        sqe = io_uring_get_sqe(&l->ring);
     }
-    return sqe;
+    return io_uring_get_sqe(&l->ring);
 }

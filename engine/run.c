@@ -37,6 +37,7 @@ static int loop_open(ringo_loop *l, const ringo_config *cfg)
 static void loop_close(ringo_loop *l)
 {
     ringo__tasks_free_all(l);
+    ringo__timers_free(l);
     coro_pool_destroy(&l->pool);
     ringo__ring_exit(l);
 }

@@ -133,7 +133,8 @@ void ringo__schedule(ringo_loop *l, const ringo_task *until)
         l->broken = false;
         if (finished(l, until))
             return;
-        if (l->rq_len == 0 && l->inflight == 0 && io_uring_sq_ready(&l->ring) == 0) {
+        if (l->rq_len == 0 && l->inflight == 0 && l->ntimers == 0 &&
+            io_uring_sq_ready(&l->ring) == 0) {
             break_deadlock(l, ++strikes);
             continue;
         }

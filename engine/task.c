@@ -205,11 +205,8 @@ int ringo_cancel(ringo_task *t)
     if (t->cancelled)
         return 0;
     t->cancelled = true;
-    if (t->state == RINGO_T_SUSPENDED && t->waiting) {
-        ringo__wait *w = t->waiting;
-        t->waiting = NULL;
-        w->cancel(w);
-    }
+    if (t->state == RINGO_T_SUSPENDED && t->waiting)
+        ringo__interrupt(t, -ECANCELED);
     return 0;
 }
 

@@ -117,6 +117,116 @@ RINGO_API int ringo_yield(void);
 /* Sleep ns nanoseconds (<= 0: same as ringo_yield). 0, or -ECANCELED. */
 RINGO_API int ringo_sleep(int64_t ns);
 
+/* ---- Waiting on many [gather, wait, wait_for, shield, TaskGroup, timeout] */
+
+/* Await all n tasks (n == 0 is fine). statuses (optional, n entries) gets
+ * each task's status, like return_exceptions=True. Returns 0 if all
+ * succeeded, else the first failure in index order. If the caller is
+ * cancelled (or reaches its deadline), every task is cancelled and awaited,
+ * then -ECANCELED (-ETIMEDOUT). Releases every reference, also on error.
+ * -EINVAL: NULL tasks with n > 0, or a NULL/released handle among them (the
+ * valid ones are still awaited). */
+RINGO_API int ringo_gather(ringo_task **tasks, size_t n, int *statuses);
+
+enum ringo_when { RINGO_ALL_COMPLETED, RINGO_FIRST_COMPLETED, RINGO_FIRST_EXCEPTION };
+
+/* Wait until `when` holds for the n tasks, or timeout_ns passes (< 0: no
+ * timeout); returns how many are done then. Cancels nothing and releases
+ * nothing: check ringo_task_done, then await or cancel. FIRST_EXCEPTION
+ * returns when any task fails (status < 0), else when all are done.
+ * -ECANCELED / -ETIMEDOUT (task deadline) when the caller is interrupted;
+ * -EINVAL for bad arguments. */
+RINGO_API int ringo_wait(ringo_task **tasks, size_t n, enum ringo_when when, int64_t timeout_ns);
+
+/* Await t with a timeout (< 0: none): on expiry t is cancelled and awaited
+ * until it has really finished, then -ETIMEDOUT, unless t finished with a
+ * result by then (a task finishing at the same instant keeps its result).
+ * Releases the reference. Cancelling the caller cancels t as ringo_await. */
+RINGO_API int ringo_wait_for(ringo_task *t, int64_t timeout_ns);
+
+/* Await t, but cancelling the caller does not cancel t: the caller gets
+ * -ECANCELED at once and t runs on, detached. Releases the reference. */
+RINGO_API int ringo_shield(ringo_task *t);
+
+/* asyncio.TaskGroup: tasks spawned into the group are awaited together; the
+ * first failure cancels the others. */
+typedef struct ringo_group ringo_group;
+RINGO_API int ringo_group_new(ringo_group **out);   /* -EINVAL, -ENOMEM */
+/* Spawn fn(arg) in g. -EINVAL (NULL), -ENOMEM, -EPERM (no loop),
+ * -ECANCELED when the group is already failing (fn does not run). */
+RINGO_API int ringo_group_spawn(ringo_group *g, ringo_fn fn, void *arg);
+/* Await every task of g (also those spawned while waiting); the first
+ * failure (status < 0) cancels the rest and is returned; 0 if all succeeded.
+ * If the caller is cancelled, all are cancelled and awaited, then
+ * -ECANCELED. Frees g in every case. */
+RINGO_API int ringo_group_wait(ringo_group *g);
+
+/* asyncio.timeout: set the running task's deadline to abs_ns (ringo_now() +
+ * x; INT64_MAX = none) and return the previous one, to be restored with
+ * another call. Past the deadline every suspending call returns -ETIMEDOUT:
+ * an op in flight is cancelled through an IORING_OP_LINK_TIMEOUT, a wait on a
+ * primitive or a task is interrupted (an awaited task is cancelled and
+ * waited for). The value is taken as given: to nest, pass the smaller of
+ * yours and the enclosing one. -EPERM outside a task, -EINVAL if negative. */
+RINGO_API int64_t ringo_deadline(int64_t abs_ns);
+
+/* ---- Synchronization [Lock, Event, Semaphore, Condition, Queue] ----------
+ * Waits are FIFO-fair, return -ECANCELED when cancelled (holding nothing
+ * then) and -ETIMEDOUT past the task's deadline. Constructors work anywhere;
+ * waiting needs a task (-EPERM). Freeing a primitive that has waiters is
+ * refused with a message on stderr (the waiters would never wake): the
+ * _free call then does nothing. */
+
+typedef struct ringo_lock ringo_lock;
+RINGO_API int  ringo_lock_new(ringo_lock **out);
+RINGO_API int  ringo_lock_acquire(ringo_lock *l);
+RINGO_API int  ringo_lock_release(ringo_lock *l);   /* -EPERM if not held */
+RINGO_API void ringo_lock_free(ringo_lock *l);
+
+typedef struct ringo_event ringo_event;
+RINGO_API int  ringo_event_new(ringo_event **out);
+RINGO_API void ringo_event_set(ringo_event *e);     /* wakes every waiter */
+RINGO_API void ringo_event_clear(ringo_event *e);
+RINGO_API bool ringo_event_is_set(const ringo_event *e);
+RINGO_API int  ringo_event_wait(ringo_event *e);    /* 0 at once if set */
+RINGO_API void ringo_event_free(ringo_event *e);
+
+typedef struct ringo_sem ringo_sem;
+RINGO_API int  ringo_sem_new(ringo_sem **out, unsigned value);
+RINGO_API int  ringo_sem_acquire(ringo_sem *s);
+RINGO_API int  ringo_sem_release(ringo_sem *s);     /* -EOVERFLOW past UINT_MAX */
+RINGO_API void ringo_sem_free(ringo_sem *s);
+
+typedef struct ringo_cond ringo_cond;
+RINGO_API int  ringo_cond_new(ringo_cond **out, ringo_lock *l);   /* l borrowed, outlives c */
+/* Release l, wait for a notify, re-acquire l (also when cancelled or timed
+ * out, before returning -ECANCELED / -ETIMEDOUT). -EPERM if l is not held. */
+RINGO_API int  ringo_cond_wait(ringo_cond *c);
+RINGO_API void ringo_cond_notify(ringo_cond *c, unsigned n);
+RINGO_API void ringo_cond_notify_all(ringo_cond *c);
+RINGO_API void ringo_cond_free(ringo_cond *c);
+
+typedef struct ringo_queue ringo_queue;   /* FIFO of void * items (borrowed pointers) */
+RINGO_API int  ringo_queue_new(ringo_queue **out, size_t maxsize);   /* 0 = unbounded */
+RINGO_API int  ringo_queue_put(ringo_queue *q, void *item);          /* waits while full */
+RINGO_API int  ringo_queue_get(ringo_queue *q, void **item);         /* waits while empty */
+RINGO_API int  ringo_queue_put_nowait(ringo_queue *q, void *item);   /* -EAGAIN when full */
+RINGO_API int  ringo_queue_get_nowait(ringo_queue *q, void **item);  /* -EAGAIN when empty */
+RINGO_API size_t ringo_queue_size(const ringo_queue *q);
+RINGO_API void ringo_queue_task_done(ringo_queue *q);  /* one per item got */
+RINGO_API int  ringo_queue_join(ringo_queue *q);       /* until every item is done */
+RINGO_API void ringo_queue_free(ringo_queue *q);
+
+/* ---- Threads [to_thread] ------------------------------------------------ */
+
+/* Run fn(arg) on the engine's worker pool (threads that block every signal;
+ * the pool grows to a bound and idles down), suspend the caller, return fn's
+ * status. The caller is resumed through the ring, never by polling. If the
+ * caller is cancelled, fn still runs to its end (arg must stay valid); then
+ * -ECANCELED. -EINVAL (NULL fn), -EPERM (no loop), -EAGAIN (no thread could
+ * be started). */
+RINGO_API int ringo_to_thread(ringo_fn fn, void *arg);
+
 /* ---- Operations on descriptors (each one io_uring operation) ----------- */
 
 /* Read up to n bytes at offset off (-1: the file position, as read(2)).

@@ -9,12 +9,18 @@ need_packages build-essential meson ninja-build pkg-config clang liburing-dev \
     qemu-user valgrind
 
 B=${RINGO_BUILD_DIR:-build}
+mkdir -p "$B"
 passed=0 failed=0
 phase() {   # phase NAME DIR [meson setup args...]
     local name=$1 dir=$2; shift 2
     echo "== $name"
-    if [ ! -d "$dir" ]; then meson setup "$dir" "$@" >/dev/null; else meson setup --reconfigure "$dir" "$@" >/dev/null; fi
-    meson compile -C "$dir" >/dev/null || { echo "build failed: $name"; meson compile -C "$dir" | tail -40; failed=$((failed+1)); return; }
+    local how=; [ -d "$dir" ] && how=--reconfigure
+    if ! meson setup $how "$dir" "$@" > "$dir.setup.log" 2>&1; then
+        echo "configure failed: $name"; tail -20 "$dir.setup.log"; failed=$((failed+1)); return
+    fi
+    if ! meson compile -C "$dir" > "$dir.build.log" 2>&1; then
+        echo "build failed: $name"; tail -40 "$dir.build.log"; failed=$((failed+1)); return
+    fi
     if meson test -C "$dir" --print-errorlogs --num-processes 1 "${TEST_ARGS[@]}"; then
         passed=$((passed+1))
     else

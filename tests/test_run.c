@@ -100,7 +100,8 @@ static int debug_main(void *arg)
     cr_assert_eq(ringo_await(t), 0);
     cr_assert_eq(ringo_spawn_named(&t, "failer", fails, NULL), 0);
     ringo_detach(t);
-    cr_assert_eq(ringo_spawn_named(&t, "lingerer", sleeps_forever, &(struct leftover){ 0 }), 0);
+    static struct leftover lingering;
+    cr_assert_eq(ringo_spawn_named(&t, "lingerer", sleeps_forever, &lingering), 0);
     ringo_detach(t);
     return ringo_sleep(RINGO_MS(1));
 }

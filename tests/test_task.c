@@ -176,7 +176,8 @@ static int double_awaiter_main(void *arg)
 {
     (void)arg;
     ringo_task *slow, *w;
-    cr_assert_eq(ringo_spawn(&slow, set_flag, &(int){ 0 }), 0);
+    int flag = 0;
+    cr_assert_eq(ringo_spawn(&slow, set_flag, &flag), 0);
     cr_assert_eq(ringo_spawn(&w, waiter, slow), 0);
     cr_assert_eq(ringo_yield(), 0);          /* w is now awaiting slow */
     cr_assert_eq(ringo_await(slow), -EINVAL, "a second awaiter of one handle");

@@ -1,0 +1,235 @@
+// bench/bench_core.cc: the engine's fixed costs, each reported per operation.
+//
+//   BM_switch_oneway/ringo     coro_switch ping-pong, per one-way switch
+//   BM_switch_oneway/fcontext  the same with boost.context's jump_fcontext
+//                              (same binary, same run: the baseline)
+//   BM_spawn_await             ringo_spawn of an empty task + ringo_await
+//   BM_yield_roundtrip         two tasks ringo_yield to each other: A->B->A
+//   BM_nop/<n>                 ringo_nop (one IORING_OP_NOP: submit, complete,
+//                              resume) with n tasks in flight, per op
+//
+// Every benchmark sets the counter ops_per_iter (operations per state
+// iteration): ns/op = real_time or cpu_time / ops_per_iter, which is what
+// bench/report.py prints. time_per_op is the same figure on the console (CPU
+// time based). Loop benchmarks run their state loop inside ringo_run, in a task.
+#include <benchmark/benchmark.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+extern "C" {
+#include "coro/coro.h"
+}
+#include <ringo.h>
+
+#ifdef RINGO_BENCH_HAVE_FCONTEXT
+#include <boost/context/detail/fcontext.hpp>
+#endif
+
+namespace {
+
+constexpr size_t kStackSize = 64 * 1024;   // ringo's default task stack
+
+// ops: operations done by the whole timed region (all iterations).
+void report_ops(benchmark::State &state, double ops)
+{
+    state.SetItemsProcessed(static_cast<int64_t>(ops));
+    state.counters["ops_per_iter"] = benchmark::Counter(ops, benchmark::Counter::kAvgIterations);
+    // Seconds per op (CPU time based), shown on the console as e.g. "6.1ns".
+    state.counters["time_per_op"] =
+        benchmark::Counter(ops, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// Runs fn(&state) as a task under ringo_run; a loop that cannot start skips.
+void run_in_loop(benchmark::State &state, ringo_fn fn)
+{
+    int ret = ringo_run(fn, &state);
+    if (ret < 0 && !state.error_occurred())
+        state.SkipWithError(ret == -ENOSYS || ret == -EPERM ? "io_uring unavailable"
+                                                            : std::strerror(-ret));
+}
+
+// ---- the context switch ---------------------------------------------------
+
+struct PingPong {
+    coro_t self;     // the benchmark thread's context
+    coro_t partner;
+    bool stop;
+};
+
+void ringo_partner(void *arg)
+{
+    auto *p = static_cast<PingPong *>(arg);
+    while (!p->stop)
+        coro_switch(&p->partner, &p->self);
+    coro_exit(&p->partner, &p->self);
+}
+
+void BM_switch_oneway_ringo(benchmark::State &state)
+{
+    coro_pool pool;
+    if (coro_pool_init(&pool, kStackSize) < 0) {
+        state.SkipWithError("coro_pool_init failed");
+        return;
+    }
+    PingPong p{};
+    coro_init_thread(&p.self);
+    if (coro_create(&p.partner, &pool, ringo_partner, &p, "partner") < 0) {
+        coro_pool_destroy(&pool);
+        state.SkipWithError("coro_create failed");
+        return;
+    }
+    for (auto _ : state)
+        coro_switch(&p.self, &p.partner);   // there and back: two one-way switches
+    p.stop = true;
+    coro_switch(&p.self, &p.partner);       // the partner exits back to us
+    coro_destroy(&p.partner, &pool);
+    coro_pool_destroy(&pool);
+    report_ops(state, 2.0 * static_cast<double>(state.iterations()));
+}
+
+#ifdef RINGO_BENCH_HAVE_FCONTEXT
+namespace bctx = boost::context::detail;
+
+// Never returns (a returning fcontext entry exits the process); the benchmark
+// leaves it suspended and frees its stack.
+void fcontext_partner(bctx::transfer_t t)
+{
+    for (;;)
+        t = bctx::jump_fcontext(t.fctx, nullptr);
+}
+
+void BM_switch_oneway_fcontext(benchmark::State &state)
+{
+    void *stack = std::aligned_alloc(4096, kStackSize);
+    if (!stack) {
+        state.SkipWithError("no memory for the stack");
+        return;
+    }
+    bctx::fcontext_t ctx =
+        bctx::make_fcontext(static_cast<char *>(stack) + kStackSize, kStackSize, fcontext_partner);
+    for (auto _ : state)
+        ctx = bctx::jump_fcontext(ctx, nullptr).fctx;   // there and back
+    std::free(stack);
+    report_ops(state, 2.0 * static_cast<double>(state.iterations()));
+}
+#endif
+
+// ---- tasks ----------------------------------------------------------------
+
+int empty_task(void *) { return 0; }
+
+int spawn_await_main(void *arg)
+{
+    auto &state = *static_cast<benchmark::State *>(arg);
+    for (auto _ : state) {
+        ringo_task *t;
+        if (ringo_spawn(&t, empty_task, nullptr) < 0 || ringo_await(t) < 0) {
+            state.SkipWithError("spawn/await failed");
+            break;
+        }
+    }
+    report_ops(state, static_cast<double>(state.iterations()));
+    return 0;
+}
+
+void BM_spawn_await(benchmark::State &state) { run_in_loop(state, spawn_await_main); }
+
+struct Flag {
+    bool stop;
+    uint64_t ops;
+};
+
+int yielder(void *arg)
+{
+    auto *f = static_cast<Flag *>(arg);
+    while (!f->stop && ringo_yield() == 0) {
+    }
+    return 0;
+}
+
+int yield_main(void *arg)
+{
+    auto &state = *static_cast<benchmark::State *>(arg);
+    Flag f{};
+    ringo_task *b;
+    if (ringo_spawn(&b, yielder, &f) < 0) {
+        state.SkipWithError("spawn failed");
+        return 0;
+    }
+    for (auto _ : state)
+        ringo_yield();   // A -> B -> A
+    f.stop = true;
+    ringo_await(b);
+    report_ops(state, static_cast<double>(state.iterations()));
+    return 0;
+}
+
+void BM_yield_roundtrip(benchmark::State &state) { run_in_loop(state, yield_main); }
+
+// ---- NOP round trips --------------------------------------------------------
+
+int nop_helper(void *arg)
+{
+    auto *f = static_cast<Flag *>(arg);
+    while (!f->stop && ringo_nop() == 0)
+        f->ops++;
+    return 0;
+}
+
+// The helpers first run when this task first suspends, inside the timed
+// region, and the count is read as soon as the loop ends, before this task
+// suspends again: `ops` covers exactly the timed region (the helpers' ops
+// still in flight at the end are left out, at most n-1).
+int nop_main(void *arg)
+{
+    auto &state = *static_cast<benchmark::State *>(arg);
+    Flag f{};
+    std::vector<ringo_task *> helpers;
+    for (int64_t i = 1; i < state.range(0); i++) {
+        ringo_task *t;
+        if (ringo_spawn(&t, nop_helper, &f) < 0)
+            break;
+        helpers.push_back(t);
+    }
+    if (static_cast<int64_t>(helpers.size()) + 1 != state.range(0))
+        state.SkipWithError("spawn failed");
+    for (auto _ : state) {
+        if (ringo_nop() < 0) {
+            state.SkipWithError("ringo_nop failed");
+            break;
+        }
+        f.ops++;
+    }
+    double ops = static_cast<double>(f.ops);
+    f.stop = true;
+    for (ringo_task *t : helpers)
+        ringo_await(t);
+    report_ops(state, ops);
+    return 0;
+}
+
+void BM_nop(benchmark::State &state) { run_in_loop(state, nop_main); }
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    benchmark::RegisterBenchmark("BM_switch_oneway/ringo", BM_switch_oneway_ringo);
+#ifdef RINGO_BENCH_HAVE_FCONTEXT
+    benchmark::RegisterBenchmark("BM_switch_oneway/fcontext", BM_switch_oneway_fcontext);
+#endif
+    benchmark::RegisterBenchmark("BM_spawn_await", BM_spawn_await);
+    benchmark::RegisterBenchmark("BM_yield_roundtrip", BM_yield_roundtrip);
+    benchmark::RegisterBenchmark("BM_nop", BM_nop)->Arg(1)->Arg(32);
+
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv))
+        return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

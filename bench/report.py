@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""bench/report.py: the benchmark table: median ns/op, targets, PASS/MISS.
+
+usage: report.py [--strict] RESULTS.json [MORE.json ...]
+
+Reads google-benchmark JSON (--benchmark_out_format=json), with every
+repetition (preferred: the median is taken over the per-repetition ns/op) or
+only the aggregates (the "median" rows are used). Other producers (an epoll
+loop, an asyncio script) may write the same shape: {"benchmarks": [{"name",
+"run_name", "run_type": "iteration", "real_time", "cpu_time", "time_unit",
+"ops_per_iter"}]}; several files are merged.
+
+ns/op = time per iteration / ops_per_iter (a counter every benchmark sets;
+1 when absent). Targets are judged on the real-time median unless the row
+says otherwise. A MISS is reported, not an error: the exit status is 0
+whenever results were read (with --strict, 3 when a target is missed).
+
+To add a row, append a Row to ROWS. Benchmarks with no row are printed after
+the listed ones, without a target.
+"""
+import json
+import statistics
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass
+class Row:
+    name: str                          # google-benchmark run_name
+    label: str                         # what it measures, for the table
+    max_ns: Optional[float] = None     # target: ns/op at most this
+    baseline: Optional[str] = None     # run_name of the baseline, for a ratio
+    max_ratio: Optional[float] = None  # target: ns/op / baseline's at most this
+    metric: str = "real"               # "real" or "cpu": what the target judges
+
+
+ROWS = [
+    Row("BM_switch_oneway/ringo", "one-way context switch, ringo",
+        baseline="BM_switch_oneway/fcontext", max_ratio=0.6),
+    Row("BM_switch_oneway/fcontext", "one-way context switch, boost jump_fcontext"),
+    Row("BM_spawn_await", "spawn + await an empty task", max_ns=100),
+    Row("BM_yield_roundtrip", "yield round trip A->B->A"),
+    Row("BM_nop/1", "NOP ring round trip, 1 in flight"),
+    Row("BM_nop/32", "NOP ring round trip, 32 in flight", max_ns=150),
+]
+
+UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+@dataclass
+class Result:
+    real: float        # median ns/op, real time
+    cpu: float         # median ns/op, CPU time
+    reps: int          # repetitions behind the median
+    error: Optional[str] = None
+
+
+def per_op(b, key):
+    ops = b.get("ops_per_iter") or 1.0
+    return b[key] * UNIT_NS.get(b.get("time_unit", "ns"), 1.0) / ops
+
+
+def load(paths):
+    """run_name -> Result, in first-seen order."""
+    reps, medians, errors, order = {}, {}, {}, []
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        for b in data.get("benchmarks", []):
+            name = b.get("run_name", b["name"])
+            if name not in order:
+                order.append(name)
+            if b.get("error_occurred"):
+                errors[name] = b.get("error_message", "error")
+                continue
+            if b.get("run_type") == "aggregate":
+                if b.get("aggregate_name") == "median":
+                    medians[name] = (per_op(b, "real_time"), per_op(b, "cpu_time"),
+                                     int(b.get("repetitions", 0)))
+                continue
+            reps.setdefault(name, []).append((per_op(b, "real_time"), per_op(b, "cpu_time")))
+    results = {}
+    for name in order:
+        if name in reps:
+            r = reps[name]
+            results[name] = Result(statistics.median(x[0] for x in r),
+                                   statistics.median(x[1] for x in r), len(r))
+        elif name in medians:
+            results[name] = Result(*medians[name])
+        elif name in errors:
+            results[name] = Result(float("nan"), float("nan"), 0, errors[name])
+    return results
+
+
+def judge(row, results):
+    """(target text, ratio text, verdict) for one row."""
+    res = results[row.name]
+    if res.error:
+        return "", "", "SKIP (" + res.error + ")"
+    value = res.real if row.metric == "real" else res.cpu
+    target, ratio, verdict = [], "", ""
+    ok = True
+    if row.max_ns is not None:
+        target.append("<= %g ns" % row.max_ns)
+        ok = ok and value <= row.max_ns
+    if row.baseline:
+        base = results.get(row.baseline)
+        short = row.baseline.split("/")[-1]
+        if row.max_ratio is not None:
+            target.append("<= %.2fx %s" % (row.max_ratio, short))
+        if base is None or base.error:
+            ratio = "no baseline"
+            if row.max_ratio is not None:
+                return ", ".join(target), ratio, "n/a"   # neither PASS nor MISS
+        else:
+            bval = base.real if row.metric == "real" else base.cpu
+            r = value / bval
+            ratio = "%.2fx %s" % (r, short)
+            if row.max_ratio is not None:
+                ok = ok and r <= row.max_ratio
+    text = ", ".join(target)
+    if target:
+        verdict = "PASS" if ok else "MISS"
+        if row.metric != "real":
+            text += " (" + row.metric + ")"
+    return text, ratio, verdict
+
+
+def main(argv):
+    strict = "--strict" in argv
+    paths = [a for a in argv if a != "--strict"]
+    if not paths:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    try:
+        results = load(paths)
+    except (OSError, ValueError, KeyError) as e:
+        print("report.py: cannot read results: %s" % e, file=sys.stderr)
+        return 1
+    if not results:
+        print("report.py: no benchmark results in " + " ".join(paths), file=sys.stderr)
+        return 1
+
+    listed = {r.name for r in ROWS}
+    rows = [r for r in ROWS if r.name in results]
+    rows += [Row(n, "") for n in results if n not in listed]
+    missing = [r.name for r in ROWS if r.name not in results]
+
+    lines = [("benchmark", "real ns/op", "cpu ns/op", "reps", "target", "ratio", "result", "")]
+    missed = 0
+    for row in rows:
+        res = results[row.name]
+        target, ratio, verdict = judge(row, results)
+        missed += verdict == "MISS"
+        lines.append((row.name, "%.1f" % res.real, "%.1f" % res.cpu, str(res.reps),
+                      target, ratio, verdict, row.label))
+    widths = [max(len(l[i]) for l in lines) for i in range(len(lines[0]))]
+    right = {1, 2, 3}
+    for i, l in enumerate(lines):
+        cells = [c.rjust(w) if j in right else c.ljust(w) for j, (c, w) in enumerate(zip(l, widths))]
+        print("  ".join(cells).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths).rstrip())
+    if missing:
+        print("not run: " + ", ".join(missing))
+    print("medians over repetitions; targets judged on real time unless marked (cpu). "
+          "%d target(s) missed." % missed)
+    return 3 if strict and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
