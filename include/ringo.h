@@ -25,7 +25,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -240,6 +242,34 @@ RINGO_API ssize_t ringo_read(int fd, void *buf, size_t n, int64_t off);
 /* Write up to n bytes at offset off (-1: the file position). Bytes written
  * (short writes are returned as they are) or -errno; cancellable as ringo_read. */
 RINGO_API ssize_t ringo_write(int fd, const void *buf, size_t n, int64_t off);
+
+/* Scatter/gather forms of ringo_read / ringo_write. iov and the buffers it
+ * points to are borrowed until the call returns. cnt in [0, IOV_MAX]. */
+RINGO_API ssize_t ringo_readv(int fd, const struct iovec *iov, int cnt, int64_t off);
+RINGO_API ssize_t ringo_writev(int fd, const struct iovec *iov, int cnt, int64_t off);
+
+/* recv(2) / send(2) as io_uring ops. ringo_send always adds MSG_NOSIGNAL: a
+ * peer that went away gives -EPIPE or -ECONNRESET, never SIGPIPE. Short
+ * transfers are returned as they are. */
+RINGO_API ssize_t ringo_recv(int fd, void *buf, size_t n, int flags);
+RINGO_API ssize_t ringo_send(int fd, const void *buf, size_t n, int flags);
+
+/* accept4(2): the new descriptor (always SOCK_CLOEXEC; flags may add
+ * SOCK_NONBLOCK) or -errno. addr/len optional (both or neither). */
+RINGO_API int ringo_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+
+/* connect(2) on a socket ringo or the caller made: 0 or -errno
+ * (-ECONNREFUSED, -ETIMEDOUT, ...). */
+RINGO_API int ringo_connect(int fd, const struct sockaddr *addr, socklen_t len);
+
+/* Close fd through the ring. The descriptor is released whatever the result.
+ * Closing is cleanup: outside a loop, in a cancelled task or past the
+ * deadline it still happens (synchronously) instead of failing. */
+RINGO_API int ringo_close(int fd);
+
+/* Wait until fd is ready for `events` (POLLIN, POLLOUT, ...); returns the
+ * revents (POLLHUP and POLLERR included) or -errno. */
+RINGO_API int ringo_poll(int fd, short events);
 
 /* One IORING_OP_NOP through the ring: submit, complete, resume. A ring round
  * trip with no I/O, for measuring the engine. 0 or -ECANCELED. */
