@@ -36,7 +36,9 @@ class Row:
 
 
 ROWS = [
-    Row("BM_switch_oneway/ringo", "one-way context switch, ringo",
+    Row("BM_switch_oneway/ringo", "one-way context switch, ringo (saves FP control, default)",
+        baseline="BM_switch_oneway/fcontext", max_ratio=0.6),
+    Row("BM_switch_oneway/ringo_nofpu", "one-way context switch, ringo -Dfpu_context=false",
         baseline="BM_switch_oneway/fcontext", max_ratio=0.6),
     Row("BM_switch_oneway/fcontext", "one-way context switch, boost jump_fcontext"),
     Row("BM_spawn_await", "spawn + await an empty task", max_ns=100),
@@ -61,12 +63,15 @@ def per_op(b, key):
     return b[key] * UNIT_NS.get(b.get("time_unit", "ns"), 1.0) / ops
 
 
-def load(paths):
-    """run_name -> Result, in first-seen order."""
+def load(paths, context):
+    """run_name -> Result, in first-seen order; fills context (ringo_* keys)."""
     reps, medians, errors, order = {}, {}, {}, []
     for path in paths:
         with open(path) as f:
             data = json.load(f)
+        for k, v in data.get("context", {}).items():
+            if k.startswith("ringo_"):
+                context[k[len("ringo_"):]] = v
         for b in data.get("benchmarks", []):
             name = b.get("run_name", b["name"])
             if name not in order:
@@ -134,7 +139,8 @@ def main(argv):
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     try:
-        results = load(paths)
+        context = {}
+        results = load(paths, context)
     except (OSError, ValueError, KeyError) as e:
         print("report.py: cannot read results: %s" % e, file=sys.stderr)
         return 1
@@ -164,6 +170,8 @@ def main(argv):
             print("  ".join("-" * w for w in widths).rstrip())
     if missing:
         print("not run: " + ", ".join(missing))
+    if context:
+        print("build: " + " ".join("%s=%s" % kv for kv in sorted(context.items())))
     print("medians over repetitions; targets judged on real time unless marked (cpu). "
           "%d target(s) missed." % missed)
     return 3 if strict and missed else 0

@@ -145,7 +145,10 @@ static inline bool ringo__has_op(const ringo_loop *l, unsigned op)
 /* sched.c */
 void ringo__wake(ringo_task *t);                   /* make t READY (queue it) */
 void ringo__suspend(ringo_loop *l, ringo__wait *w); /* current task: sleep until woken */
-void ringo__schedule(ringo_loop *l, const ringo_task *until); /* run until `until` is DONE
+void ringo__schedule(ringo_loop *l, const ringo_task *until);
+/* The current task has finished: leave its stack for good. */
+__attribute__((noreturn)) void ringo__exit_current(ringo_loop *l, ringo_task *cur);
+void ringo__reap_dead(ringo_loop *l);                /* release an exited task's stack */ /* run until `until` is DONE
                                                      (NULL: until no task is live) */
 
 /* task.c */

@@ -10,6 +10,8 @@
 
 __thread ringo_loop *ringo__loop;
 
+#define RINGO_PASS_MIN 64
+
 static inline void rq_push(ringo_loop *l, ringo_task *t)
 {
     t->rq_next = NULL;
@@ -42,23 +44,55 @@ void ringo__wake(ringo_task *t)
     rq_push(t->loop, t);
 }
 
+/* A finished task's stack can only be released once we are off it: whoever
+ * runs next after a task exits does it. */
+static inline void reap_dead(ringo_loop *l)
+{
+    if (l->dead) {
+        ringo__task_reap(l, l->dead);
+        l->dead = NULL;
+    }
+}
+
+void ringo__reap_dead(ringo_loop *l)
+{
+    reap_dead(l);
+}
+
+/* The next task the current pass may run, or NULL to go to the scheduler. */
+static inline ringo_task *next_ready(ringo_loop *l)
+{
+    ringo_task *next = l->budget ? rq_pop(l) : NULL;
+    if (next) {
+        l->budget--;
+        next->state = RINGO_T_RUNNING;
+        l->current = next;
+    } else {
+        l->current = NULL;
+    }
+    return next;
+}
+
+void ringo__exit_current(ringo_loop *l, ringo_task *cur)
+{
+    if (RINGO_UNLIKELY(l->debug))
+        ringo__debug_slice_end(l, cur);
+    l->dead = cur;
+    ringo_task *next = next_ready(l);
+    coro_exit(&cur->coro, next ? &next->coro : &l->sched);
+}
+
 /* Leave the current task `cur` (already queued, suspended or done): run the
  * next ready task if the pass allows, else go back to the scheduler. */
 static inline void switch_away(ringo_loop *l, ringo_task *cur)
 {
     if (RINGO_UNLIKELY(l->debug))
         ringo__debug_slice_end(l, cur);
-    ringo_task *next = l->budget ? rq_pop(l) : NULL;
-    if (next) {
-        l->budget--;
-        next->state = RINGO_T_RUNNING;
-        l->current = next;
-        if (next != cur)
-            coro_switch(&cur->coro, &next->coro);
-    } else {
-        l->current = NULL;
-        coro_switch(&cur->coro, &l->sched);
-    }
+    ringo_task *next = next_ready(l);
+    if (next == cur)
+        return;
+    coro_switch(&cur->coro, next ? &next->coro : &l->sched);
+    reap_dead(l);
 }
 
 void ringo__suspend(ringo_loop *l, ringo__wait *w)
@@ -116,8 +150,10 @@ void ringo__schedule(ringo_loop *l, const ringo_task *until)
     while (!finished(l, until)) {
         if (l->rq_len)
             strikes = 0;
-        l->budget = l->rq_len;
-        while (l->budget) {
+        /* A pass runs what is ready now, and what they make ready, up to a
+         * bound that keeps completions reaped while tasks stay busy. */
+        l->budget = l->rq_len > RINGO_PASS_MIN ? l->rq_len : RINGO_PASS_MIN;
+        while (l->budget && l->rq_len) {
             ringo_task *t = rq_pop(l);
             l->budget--;
             t->state = RINGO_T_RUNNING;
@@ -125,10 +161,7 @@ void ringo__schedule(ringo_loop *l, const ringo_task *until)
             if (RINGO_UNLIKELY(l->debug))
                 l->slice_start = ringo_now();
             coro_switch(&l->sched, &t->coro);
-            if (l->dead) {
-                ringo__task_reap(l, l->dead);
-                l->dead = NULL;
-            }
+            reap_dead(l);
         }
         l->broken = false;
         if (finished(l, until))

@@ -100,14 +100,26 @@ static void task_entry(void *arg)
 {
     ringo_task *t = arg;
     ringo_loop *l = t->loop;
+    ringo__reap_dead(l);   /* we may have been switched to by an exiting task */
     /* As in asyncio, a task cancelled before its first step never runs. */
     int status = t->cancelled ? -ECANCELED : t->fn(t->arg);
-    if (RINGO_UNLIKELY(l->debug))
-        ringo__debug_slice_end(l, t);
     task_finish(t, status);
-    l->dead = t;
-    l->current = NULL;
-    coro_exit(&t->coro, &l->sched);
+    ringo__exit_current(l, t);
+}
+
+/* "Task-<id>" without snprintf, which costs more than the rest of a spawn. */
+static void default_name(char *buf, uint64_t id)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + id % 10);
+        id /= 10;
+    } while (id);
+    memcpy(buf, "Task-", 5);
+    for (int i = 0; i < n; i++)
+        buf[5 + i] = digits[n - 1 - i];
+    buf[5 + n] = 0;
 }
 
 int ringo__task_new(ringo_loop *l, ringo_task **out, const char *name, ringo_fn fn, void *arg)
@@ -127,7 +139,7 @@ int ringo__task_new(ringo_loop *l, ringo_task **out, const char *name, ringo_fn 
         if (name)
             strcpy(t->name_inline, name);
         else
-            snprintf(t->name_inline, sizeof t->name_inline, "Task-%llu", (unsigned long long)id);
+            default_name(t->name_inline, id);
     }
     int ret = coro_create(&t->coro, &l->pool, task_entry, t, t->name);
     if (ret < 0) {

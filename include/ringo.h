@@ -275,6 +275,59 @@ RINGO_API int ringo_poll(int fd, short events);
  * trip with no I/O, for measuring the engine. 0 or -ECANCELED. */
 RINGO_API int ringo_nop(void);
 
+/* ---- Streams [open_connection, start_server, StreamReader, StreamWriter] */
+
+typedef struct ringo_stream ringo_stream;
+typedef struct ringo_server ringo_server;
+
+/* A server's per-connection handler, run as its own task; the server closes
+ * s after the handler returns (the handler must not). */
+typedef int (*ringo_conn_fn)(ringo_stream *s, void *arg);
+
+/* TCP connection to host:port. host is a name (resolved off the loop, on the
+ * worker pool), an IPv4 or an IPv6 literal; every address is tried in order.
+ * *out is owned by the caller (ringo_stream_close). -EINVAL (NULL), -ENOENT
+ * / -EHOSTUNREACH for a name that does not resolve, -ECONNREFUSED, ... */
+RINGO_API int ringo_open_connection(ringo_stream **out, const char *host, const char *port);
+RINGO_API int ringo_open_unix_connection(ringo_stream **out, const char *path);
+
+/* Listen on host:port (SO_REUSEADDR; port "0" = any free port) and run
+ * fn(stream, arg) as a task per connection. Accepting starts at once.
+ * *out is owned by the caller (ringo_server_close). */
+RINGO_API int ringo_start_server(ringo_server **out, const char *host, const char *port,
+                                 ringo_conn_fn fn, void *arg);
+RINGO_API int ringo_start_unix_server(ringo_server **out, const char *path, ringo_conn_fn fn,
+                                      void *arg);
+RINGO_API int ringo_server_port(const ringo_server *s);     /* bound TCP port, -EINVAL */
+RINGO_API int ringo_server_serve_forever(ringo_server *s);  /* until closed or cancelled */
+/* Stop accepting, cancel and await the handlers, close, free the server. */
+RINGO_API int ringo_server_close(ringo_server *s);
+
+/* Up to n bytes; 0 at EOF; waits while nothing is buffered. */
+RINGO_API ssize_t ringo_stream_read(ringo_stream *s, void *buf, size_t n);
+/* Exactly n bytes, or -ENODATA if EOF came first (IncompleteReadError); the
+ * partial bytes stay readable. */
+RINGO_API ssize_t ringo_stream_readexactly(ringo_stream *s, void *buf, size_t n);
+/* The bytes up to and including sep, copied to buf. -EMSGSIZE if no sep
+ * within min(cap, limit) bytes (LimitOverrunError: the data stays buffered);
+ * -ENODATA at EOF without sep (the partial bytes stay readable). */
+RINGO_API ssize_t ringo_stream_readuntil(ringo_stream *s, const void *sep, size_t seplen,
+                                         void *buf, size_t cap);
+RINGO_API ssize_t ringo_stream_readline(ringo_stream *s, void *buf, size_t cap); /* until "\n" */
+RINGO_API void    ringo_stream_set_limit(ringo_stream *s, size_t limit);   /* default 64 KiB */
+/* Queue n bytes (copied); never suspends. -EPIPE / -ECONNRESET once the peer
+ * is gone, -EBADF after write_eof or close. */
+RINGO_API ssize_t ringo_stream_write(ringo_stream *s, const void *buf, size_t n);
+/* Wait until the write buffer is under its low-water mark (16 KiB; the high
+ * mark is 64 KiB); reports send errors. */
+RINGO_API int ringo_stream_drain(ringo_stream *s);
+/* Half-close: queued bytes are sent, then shutdown(SHUT_WR). */
+RINGO_API int ringo_stream_write_eof(ringo_stream *s);
+/* Send what is queued, close the fd, free s (also in a cancelled task: the
+ * queued bytes are then delivered in the background). */
+RINGO_API int ringo_stream_close(ringo_stream *s);
+RINGO_API int ringo_stream_fd(const ringo_stream *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,15 +16,22 @@ need_packages "${PACKAGES[@]}"
 
 B=${RINGO_BENCH_DIR:-build/bench}
 REPS=${RINGO_BENCH_REPS:-5}
-how=; [ -d "$B" ] && how=--reconfigure
-mkdir -p "$(dirname "$B")"
-if ! meson setup $how "$B" --buildtype=release -Dtests=disabled -Dbenchmarks=enabled \
-        > "$B.setup.log" 2>&1; then
-    echo "ringo: configure failed"; tail -20 "$B.setup.log"; exit 1
-fi
-if ! meson compile -C "$B" > "$B.build.log" 2>&1; then
-    echo "ringo: build failed"; tail -40 "$B.build.log"; exit 1
-fi
+build() {   # build DIR [meson options...]
+    local dir=$1 how=; shift
+    [ -d "$dir" ] && how=--reconfigure
+    mkdir -p "$(dirname "$dir")"
+    if ! meson setup $how "$dir" --buildtype=release -Dtests=disabled -Dbenchmarks=enabled "$@" \
+            > "$dir.setup.log" 2>&1; then
+        echo "ringo: configure failed"; tail -20 "$dir.setup.log"; exit 1
+    fi
+    if ! meson compile -C "$dir" > "$dir.build.log" 2>&1; then
+        echo "ringo: build failed"; tail -40 "$dir.build.log"; exit 1
+    fi
+}
+build "$B"
+# The same switch without the FP control state (the build option the issue
+# allows), so the table shows what saving mxcsr/x87 cw costs.
+build "$B-nofpu" -Dfpu_context=false
 
 # The machine may be shared and noisy: several repetitions, interleaved at
 # random so drift hits ringo and its baselines alike, and medians. The JSON
@@ -36,5 +43,12 @@ out=$B/bench_core.json
     --benchmark_display_aggregates_only=true \
     --benchmark_out="$out" --benchmark_out_format=json \
     "$@"
+out_nofpu=$B/bench_core_nofpu.json
+"$B-nofpu/bench/bench_core" \
+    --benchmark_filter='BM_switch_oneway' \
+    --benchmark_repetitions="$REPS" \
+    --benchmark_enable_random_interleaving=true \
+    --benchmark_display_aggregates_only=true \
+    --benchmark_out="$out_nofpu" --benchmark_out_format=json >/dev/null
 echo
-python3 bench/report.py "$out"
+python3 bench/report.py "$out" "$out_nofpu"
