@@ -55,6 +55,16 @@ struct ringo__timer {
     void (*fire)(ringo__timer *tm);
 };
 
+/* Run at loop close (run.c), newest first, after the last task finished and
+ * before the ring goes, with ringo__loop still set: a closer may still step
+ * the ring to finish background work (io/: streams flushing after close). */
+struct ringo_loop;
+typedef struct ringo__closer ringo__closer;
+struct ringo__closer {
+    rlist link;
+    void (*close)(ringo__closer *c, struct ringo_loop *l);
+};
+
 /* Called when the task it is queued on finishes (await, gather, wait). */
 typedef struct ringo__done_waiter ringo__done_waiter;
 struct ringo__done_waiter {
@@ -127,10 +137,17 @@ typedef struct ringo_loop {
     uint64_t next_id;
 
     int64_t slice_start;           /* debug: when the running task was resumed */
+    rlist closers;                 /* ringo__closer, run at loop close */
 } ringo_loop;
 
 /* The calling thread's running loop, NULL when none. */
-extern __thread ringo_loop *ringo__loop;
+/* initial-exec: the loop is read on every call; the general-dynamic model
+ * would cost a __tls_get_addr call each time from the shared library. */
+extern __thread ringo_loop *ringo__loop __attribute__((tls_model("initial-exec")));
+
+/* run.c: have c->close(c, l) called at loop close (once; c stays owned by
+ * the caller, who must not free it before then). */
+void ringo__at_close(ringo_loop *l, ringo__closer *c);
 
 /* ring.c */
 int  ringo__ring_init(ringo_loop *l, const ringo_config *cfg);

@@ -91,22 +91,34 @@ void ringo__ring_exit(ringo_loop *l)
     io_uring_queue_exit(&l->ring);
 }
 
+/* Each CQE is copied and consumed before its handler runs: a handler may
+ * need an SQE, and getting one may reap (when the SQ is full and the CQ
+ * backed up), so a nested reap must find only CQEs nobody has seen. */
+static unsigned reap_ready(ringo_loop *l)
+{
+    struct io_uring_cq *cq = &l->ring.cq;
+    unsigned n = 0;
+    for (;;) {
+        unsigned head = *cq->khead;
+        if (head == io_uring_smp_load_acquire(cq->ktail))
+            return n;
+        struct io_uring_cqe c = cq->cqes[head & *cq->kring_mask];
+        io_uring_smp_store_release(cq->khead, head + 1);
+        n++;
+        /* 0: nobody waits (cancel requests, linked timeouts);
+         * LIBURING_UDATA_TIMEOUT: liburing's own wait timeout on kernels
+         * without IORING_FEAT_EXT_ARG. */
+        if (c.user_data && c.user_data != LIBURING_UDATA_TIMEOUT) {
+            ringo__cqe_handler *h = (ringo__cqe_handler *)(uintptr_t)c.user_data;
+            h->complete(h, &c);
+        }
+    }
+}
+
 static void reap(ringo_loop *l)
 {
     for (;;) {
-        struct io_uring_cqe *cqe;
-        unsigned head, n = 0;
-        io_uring_for_each_cqe(&l->ring, head, cqe) {
-            n++;
-            /* 0: nobody waits (cancel requests, linked timeouts);
-             * LIBURING_UDATA_TIMEOUT: liburing's own wait timeout on
-             * kernels without IORING_FEAT_EXT_ARG. */
-            if (cqe->user_data && cqe->user_data != LIBURING_UDATA_TIMEOUT) {
-                ringo__cqe_handler *h = (ringo__cqe_handler *)(uintptr_t)cqe->user_data;
-                h->complete(h, cqe);
-            }
-        }
-        io_uring_cq_advance(&l->ring, n);
+        unsigned n = reap_ready(l);
         /* Completions the kernel could not fit in the CQ wait in an overflow
          * list; they are flushed into the ring by the next enter. */
         if (!(IO_URING_READ_ONCE(*l->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW))

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/internal.h"
+#include "engine/pool.h"
 
 #define RINGO_MIN_STACK ((size_t)16 * 1024)
 
@@ -17,6 +18,7 @@ static int loop_open(ringo_loop *l, const ringo_config *cfg)
 {
     memset(l, 0, sizeof *l);
     rlist_init(&l->live);
+    rlist_init(&l->closers);
     l->debug = debug_from_env() || (cfg && (cfg->flags & RINGO_CFG_DEBUG));
     size_t stack = cfg ? cfg->stack_size : 0;
     if (stack && stack < RINGO_MIN_STACK)
@@ -34,8 +36,20 @@ static int loop_open(ringo_loop *l, const ringo_config *cfg)
     return 0;
 }
 
+void ringo__at_close(ringo_loop *l, ringo__closer *c)
+{
+    rlist_push(&l->closers, &c->link);
+}
+
 static void loop_close(ringo_loop *l)
 {
+    /* Newest first: a later layer may depend on an earlier one. */
+    while (!rlist_empty(&l->closers)) {
+        ringo__closer *c = rlist_entry(l->closers.prev, ringo__closer, link);
+        rlist_del(&c->link);
+        c->close(c, l);
+    }
+    ringo__workers_close(l);
     ringo__tasks_free_all(l);
     ringo__timers_free(l);
     coro_pool_destroy(&l->pool);

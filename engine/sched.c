@@ -8,7 +8,7 @@
 
 #include "engine/internal.h"
 
-__thread ringo_loop *ringo__loop;
+__thread ringo_loop *ringo__loop __attribute__((tls_model("initial-exec")));
 
 #define RINGO_PASS_MIN 64
 

@@ -1,0 +1,391 @@
+/* The worker pool: a few threads per loop for work that can only block.
+ *
+ * Threads start on demand (a job queued with no idle worker to take it) up
+ * to max(4, 2 * ncpu) capped at 64, and leave after RINGO_WORKER_IDLE_MS
+ * (default 5000; the environment variable is read when the pool is created,
+ * which lets tests watch the pool shrink) without work. They are joinable so
+ * that loop close can wait until none touches the pool any more; one that
+ * idles out parks its record on `exited` to be joined by the next submit.
+ *
+ * Back to the loop: a worker pushes the finished job onto the lock-free
+ * `done` list and, if the list was empty, writes the eventfd. The loop keeps
+ * one IORING_OP_READ on the eventfd in flight exactly while jobs are
+ * outstanding (counted in l->inflight, so the scheduler sleeps in the kernel
+ * and its deadlock check stays right); the read's completion takes the whole
+ * list, so many finished jobs cost one read. A write that finds the list
+ * non-empty is covered by the earlier write that made it non-empty; a write
+ * whose jobs were already taken only causes one empty read. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/pool.h"
+
+#define WORKERS_MIN 4
+#define WORKERS_CAP 64
+#define IDLE_MS_DEFAULT 5000
+
+typedef struct worker {
+    pthread_t tid;
+    struct worker *next;           /* on pool->exited */
+    struct ringo__workers *pool;
+} worker;
+
+struct ringo__workers {
+    /* Shared with the workers, under mu. */
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv;        /* idle workers wait for a job or stop */
+    pthread_cond_t exit_cv;        /* close waits for the last worker */
+    struct ringo__job *head, *tail; /* pending jobs, FIFO */
+    size_t npending;
+    unsigned nthreads;             /* started (or being started), not yet exited */
+    unsigned nidle;                /* waiting on work_cv */
+    bool stopping;
+    worker *exited;                /* left worker_main, not joined yet */
+
+    _Atomic(struct ringo__job *) done; /* finished jobs, LIFO; the loop takes all */
+    int efd;
+    int64_t idle_ns;
+    unsigned max;
+
+    /* The loop's thread only. */
+    ringo_loop *loop;
+    ringo__cqe_handler h;
+    ringo__timer rearm;            /* see efd_complete */
+    bool rearm_armed;
+    bool reading;                  /* the eventfd read is in flight */
+    uint64_t efd_val;              /* its buffer */
+    size_t outstanding;            /* submitted, not yet back on the loop */
+};
+
+/* ---- worker side -------------------------------------------------------- */
+
+static struct timespec idle_until(const struct ringo__workers *p)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = ts.tv_nsec + p->idle_ns;
+    ts.tv_sec += ns / RINGO_SEC(1);
+    ts.tv_nsec = ns % RINGO_SEC(1);
+    return ts;
+}
+
+static void finish(struct ringo__workers *p, struct ringo__job *j)
+{
+    struct ringo__job *old = atomic_load_explicit(&p->done, memory_order_relaxed);
+    do
+        j->next = old;
+    while (!atomic_compare_exchange_weak_explicit(&p->done, &old, j, memory_order_release,
+                                                  memory_order_relaxed));
+    /* j belongs to the loop now (its task may already be gone): don't touch it. */
+    if (!old) {
+        uint64_t one = 1;
+        while (write(p->efd, &one, sizeof one) < 0 && errno == EINTR)
+            ;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    struct ringo__workers *p = w->pool;
+    (void)pthread_setname_np(pthread_self(), "ringo-worker");
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        struct timespec until = idle_until(p);
+        bool idled_out = false;
+        while (!p->head && !p->stopping && !idled_out) {
+            p->nidle++;
+            idled_out = pthread_cond_timedwait(&p->work_cv, &p->mu, &until) == ETIMEDOUT;
+            p->nidle--;
+        }
+        struct ringo__job *j = p->head;
+        if (!j)
+            break;   /* stopping, or idle long enough */
+        p->head = j->next;
+        if (!p->head)
+            p->tail = NULL;
+        p->npending--;
+        pthread_mutex_unlock(&p->mu);
+        j->work(j);
+        finish(p, j);
+        pthread_mutex_lock(&p->mu);
+    }
+    p->nthreads--;
+    w->next = p->exited;
+    p->exited = w;
+    if (p->nthreads == 0)
+        pthread_cond_signal(&p->exit_cv);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* ---- loop side ---------------------------------------------------------- */
+
+static void arm_sqe(struct ringo__workers *p, struct io_uring_sqe *sqe)
+{
+    io_uring_prep_read(sqe, p->efd, &p->efd_val, sizeof p->efd_val, 0);
+    io_uring_sqe_set_data(sqe, &p->h);
+    p->reading = true;
+    p->loop->inflight++;
+}
+
+/* From a task or a timer, never from a CQE handler: ringo__sqe may reap. */
+static void arm(struct ringo__workers *p)
+{
+    if (!p->reading && p->outstanding)
+        arm_sqe(p, ringo__sqe(p->loop));
+}
+
+static void rearm_fire(ringo__timer *tm)
+{
+    struct ringo__workers *p = (struct ringo__workers *)((char *)tm - offsetof(struct ringo__workers, rearm));
+    p->rearm_armed = false;
+    arm(p);
+}
+
+static void efd_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
+{
+    struct ringo__workers *p = (struct ringo__workers *)((char *)h - offsetof(struct ringo__workers, h));
+    ringo_loop *l = p->loop;
+    if (cqe->res < 0 && cqe->res != -EINTR && cqe->res != -EAGAIN && cqe->res != -ECANCELED) {
+        fprintf(stderr, "ringo: worker pool: reading the eventfd failed (%d)\n", cqe->res);
+        abort();   /* finished jobs could never be delivered */
+    }
+    p->reading = false;
+    l->inflight--;
+    /* Reverse the LIFO so callers wake in the order their jobs finished. */
+    struct ringo__job *j = atomic_exchange_explicit(&p->done, NULL, memory_order_acquire), *fifo = NULL;
+    while (j) {
+        struct ringo__job *next = j->next;
+        j->next = fifo;
+        fifo = j;
+        j = next;
+    }
+    for (j = fifo; j; j = j->next) {
+        j->finished = true;
+        p->outstanding--;
+        ringo__wake(j->task);
+    }
+    if (!p->outstanding)
+        return;
+    /* Re-arm without flushing: ringo__sqe may reap, and a reap nested in
+     * this one would see this CQE again. A full SQ (only while the CQ is
+     * backed up) defers the read to a timer that fires after this reap. */
+    if (io_uring_sq_space_left(&l->ring) >= 2) {
+        arm_sqe(p, io_uring_get_sqe(&l->ring));
+    } else if (!p->rearm_armed) {
+        p->rearm.at = 0;
+        if (ringo__timer_add(l, &p->rearm) < 0) {
+            fprintf(stderr, "ringo: worker pool: out of memory re-arming the eventfd read\n");
+            abort();
+        }
+        p->rearm_armed = true;
+    }
+}
+
+static unsigned max_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    long m = n > 0 ? 2 * n : WORKERS_MIN;
+    return (unsigned)(m < WORKERS_MIN ? WORKERS_MIN : m > WORKERS_CAP ? WORKERS_CAP : m);
+}
+
+static int64_t idle_ns_from_env(void)
+{
+    const char *v = getenv("RINGO_WORKER_IDLE_MS");
+    char *end;
+    long ms = v && *v ? strtol(v, &end, 10) : -1;
+    if (ms < 1 || *end)
+        ms = IDLE_MS_DEFAULT;
+    return RINGO_MS(ms);
+}
+
+static int pool_open(ringo_loop *l)
+{
+    struct ringo__workers *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    /* Blocking on purpose: io_uring polls an eventfd it can read without
+     * blocking, while an O_NONBLOCK one may bounce -EAGAIN back to us. */
+    p->efd = eventfd(0, EFD_CLOEXEC);
+    if (p->efd < 0) {
+        int err = -errno;
+        free(p);
+        return err;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* idle timeouts ignore clock jumps */
+    pthread_cond_init(&p->work_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&p->exit_cv, NULL);
+    pthread_mutex_init(&p->mu, NULL);
+    atomic_init(&p->done, NULL);
+    p->idle_ns = idle_ns_from_env();
+    p->max = max_threads();
+    p->loop = l;
+    p->h.complete = efd_complete;
+    p->rearm.fire = rearm_fire;
+    l->workers = p;
+    return 0;
+}
+
+/* Workers block every signal, so process-directed ones reach the loop's
+ * thread; they inherit the mask in force at pthread_create. */
+static int spawn(struct ringo__workers *p)
+{
+    worker *w = malloc(sizeof *w);
+    if (!w)
+        return -EAGAIN;
+    w->pool = p;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&w->tid, NULL, worker_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        free(w);
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+/* Join the workers on `gone`; with `wait` false, those still on their way
+ * out go back on the list for the next time. */
+static void join_exited(struct ringo__workers *p, worker *gone, bool wait)
+{
+    worker *keep = NULL, *last = NULL;
+    while (gone) {
+        worker *next = gone->next;
+        if (!wait && pthread_tryjoin_np(gone->tid, NULL) == EBUSY) {
+            gone->next = keep;
+            keep = gone;
+            if (!last)
+                last = gone;
+        } else {
+            if (wait)
+                pthread_join(gone->tid, NULL);
+            free(gone);
+        }
+        gone = next;
+    }
+    if (keep) {
+        pthread_mutex_lock(&p->mu);
+        last->next = p->exited;
+        p->exited = keep;
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void unqueue(struct ringo__workers *p, struct ringo__job *job)
+{
+    struct ringo__job **pp = &p->head, *prev = NULL;
+    while (*pp != job) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    *pp = job->next;
+    if (p->tail == job)
+        p->tail = prev;
+    p->npending--;
+}
+
+static int submit(struct ringo__workers *p, struct ringo__job *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&p->mu);
+    if (p->tail)
+        p->tail->next = job;
+    else
+        p->head = job;
+    p->tail = job;
+    p->npending++;
+    /* Idle workers already signalled still count as idle until they wake:
+     * grow only when the queue outnumbers them. */
+    bool grow = p->nidle < p->npending && p->nthreads < p->max;
+    if (grow)
+        p->nthreads++;
+    if (p->nidle)
+        pthread_cond_signal(&p->work_cv);
+    worker *gone = p->exited;
+    p->exited = NULL;
+    pthread_mutex_unlock(&p->mu);
+    if (gone)
+        join_exited(p, gone, false);
+    if (grow && spawn(p) < 0) {
+        pthread_mutex_lock(&p->mu);
+        bool none = --p->nthreads == 0;
+        /* With no worker at all nobody took the job; with some, one will. */
+        if (none)
+            unqueue(p, job);
+        pthread_mutex_unlock(&p->mu);
+        if (none)
+            return -EAGAIN;
+    }
+    return 0;
+}
+
+/* Nothing to stop: a worker cannot be interrupted mid-job. The task stays
+ * queued for the job's return (efd_complete wakes it), and ringo__wait_on
+ * reports the interruption then. */
+static void job_cancel(ringo__wait *w)
+{
+    (void)w;
+}
+
+int ringo__workers_run(ringo_loop *l, struct ringo__job *job)
+{
+    if (!l->workers) {
+        int ret = pool_open(l);
+        if (ret < 0)
+            return ret;
+    }
+    struct ringo__workers *p = l->workers;
+    job->task = l->current;
+    job->finished = false;
+    job->wait.cancel = job_cancel;
+    int ret = submit(p, job);
+    if (ret < 0)
+        return ret;
+    p->outstanding++;
+    arm(p);
+    ret = ringo__wait_on(l, &job->wait);
+    /* The job (often on this stack) is the worker's until it comes back. */
+    while (!job->finished)
+        ringo__suspend(l, NULL);
+    return ret;
+}
+
+void ringo__workers_close(ringo_loop *l)
+{
+    struct ringo__workers *p = l->workers;
+    if (!p)
+        return;
+    if (p->outstanding || p->reading) {
+        fprintf(stderr, "ringo: worker pool closed with %zu job(s) outstanding\n", p->outstanding);
+        abort();
+    }
+    if (p->rearm_armed)
+        ringo__timer_del(l, &p->rearm);
+    pthread_mutex_lock(&p->mu);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->work_cv);
+    while (p->nthreads)
+        pthread_cond_wait(&p->exit_cv, &p->mu);
+    worker *gone = p->exited;
+    p->exited = NULL;
+    pthread_mutex_unlock(&p->mu);
+    join_exited(p, gone, true);
+    close(p->efd);
+    pthread_cond_destroy(&p->work_cv);
+    pthread_cond_destroy(&p->exit_cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+    l->workers = NULL;
+}

@@ -1,0 +1,70 @@
+/* ringo_shield: asyncio.shield. Await t, but an interruption of the caller
+ * (cancel, deadline) ends only the caller's wait: t is not cancelled, its
+ * reference is released and it runs on detached, freed when it finishes.
+ *
+ * The wait is a done-waiter on t whose cancel hook unqueues it and wakes the
+ * caller, touching nothing of t but its waiter list. */
+#include "engine/internal.h"
+
+typedef struct shield_wait {
+    ringo__done_waiter dw;
+    ringo__wait wait;
+    ringo_task *waiter;
+} shield_wait;
+
+static void shield_done(ringo__done_waiter *w, ringo_task *finished)
+{
+    (void)finished;
+    ringo__wake(rlist_entry(w, shield_wait, dw)->waiter);
+}
+
+static void shield_cancel(ringo__wait *w)
+{
+    shield_wait *s = (shield_wait *)((char *)w - offsetof(shield_wait, wait));
+    rlist_del(&s->dw.link);
+    ringo__wake(s->waiter);
+}
+
+int ringo_shield(ringo_task *t)
+{
+    ringo_loop *l = ringo__loop;
+    if (!l || !l->current)
+        return -EPERM;
+    if (t == l->current)
+        return -EDEADLK;
+    if (!ringo__task_valid(t) || !t->caller_ref || t->awaited || t->loop != l)
+        return -EINVAL;
+    /* An interrupted caller gets its error at once, as any suspending call;
+     * t is left running (or, if done, freed). */
+    ringo_loop *entered;
+    int ret = ringo__enter(&entered);
+    if (ret < 0) {
+        t->retrieved = true;   /* as below: shielded, its status is nobody's */
+        ringo__task_release(t);
+        return ret;
+    }
+    t->awaited = true;
+    while (t->state != RINGO_T_DONE) {
+        shield_wait s = { .dw.done = shield_done, .wait.cancel = shield_cancel, .waiter = l->current };
+        ringo__done_wait(t, &s.dw);
+        ret = ringo__wait_on(l, &s.wait);
+        if (ret == 0 && t->state != RINGO_T_DONE) {   /* woken by the deadlock breaker */
+            rlist_del(&s.dw.link);
+            if (l->broken)
+                ret = -EDEADLK;
+        }
+        if (ret < 0) {
+            /* Detached: t runs on and is freed when done. Its status is
+             * nobody's now; like asyncio's shield, count it as retrieved so
+             * debug mode does not report a failure "never retrieved". */
+            t->awaited = false;
+            t->retrieved = true;
+            ringo__task_release(t);
+            return ret;
+        }
+    }
+    int status = t->status;
+    t->retrieved = true;
+    ringo__task_release(t);
+    return status;
+}
