@@ -26,14 +26,9 @@ static void await_cancel(ringo__wait *w)
 int ringo__await_done(ringo_loop *l, ringo_task *t)
 {
     ringo_task *cur = l->current;
-    int first = 0;
-    if (cur->cancelled) {
-        first = -ECANCELED;
+    int first = ringo__interrupted(cur);
+    if (first)
         (void)ringo_cancel(t);
-    } else if (cur->deadline != INT64_MAX && ringo_now() >= cur->deadline) {
-        first = -ETIMEDOUT;
-        (void)ringo_cancel(t);
-    }
     while (t->state != RINGO_T_DONE) {
         await_wait a = {
             .dw.done = await_done,

@@ -35,14 +35,6 @@ static void cancel_all(const ringo_loop *l, const ringo_task *waiter, ringo_task
             (void)ringo_cancel(tasks[i]);
 }
 
-static int interrupted(const ringo_task *cur)
-{
-    if (cur->cancelled)
-        return -ECANCELED;
-    if (cur->deadline != INT64_MAX && ringo_now() >= cur->deadline)
-        return -ETIMEDOUT;
-    return 0;
-}
 
 static void gather_done(ringo__done_waiter *w, ringo_task *finished)
 {
@@ -67,7 +59,7 @@ static int gather_one(ringo_loop *l, ringo_task **tasks, size_t i, size_t n, int
     /* The caller may have been cancelled (or reached its deadline) while it
      * was not suspended here, e.g. between two tasks: as ringo_await, an
      * interrupted caller still cancels everything and awaits it. */
-    if (!*stop && (*stop = interrupted(l->current)))
+    if (!*stop && (*stop = ringo__interrupted(l->current)))
         cancel_all(l, l->current, tasks + i + 1, n - i - 1);
     if (*stop)   /* done by the hook, unless t was not takeable then */
         (void)ringo_cancel(t);

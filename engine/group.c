@@ -123,14 +123,6 @@ static void group_detach_all(ringo_group *g)
     g->pending = 0;
 }
 
-static int interrupted(const ringo_task *cur)
-{
-    if (cur->cancelled)
-        return -ECANCELED;
-    if (cur->deadline != INT64_MAX && ringo_now() >= cur->deadline)
-        return -ETIMEDOUT;
-    return 0;
-}
 
 static bool is_member(const ringo_group *g, const ringo_task *t)
 {
@@ -158,13 +150,13 @@ int ringo_group_wait(ringo_group *g)
     if (is_member(g, cur))
         return -EDEADLK;
     g->waiter = cur;
-    int stop = interrupted(cur);
+    int stop = ringo__interrupted(cur);
     while (g->pending) {
         /* As ringo_await: an interrupted caller still cancels and awaits.
          * Checked on every round: the caller may have been cancelled while
          * it was ready to run, and a task may have spawned into g then. */
         if (!stop)
-            stop = interrupted(cur);
+            stop = ringo__interrupted(cur);
         if (stop) {
             group_abort(g);
             ringo__suspend(l, NULL);   /* the last member to finish wakes us */

@@ -181,18 +181,30 @@ void ringo__done_wait(ringo_task *t, ringo__done_waiter *w); /* queue w on t (no
  * up on a deadlock (t not DONE then). */
 int ringo__await_done(ringo_loop *l, ringo_task *t);
 
+static inline bool ringo__past_deadline(const ringo_task *t)
+{
+    return RINGO_UNLIKELY(t->deadline != INT64_MAX) && ringo_now() >= t->deadline;
+}
+
+/* Why t may not suspend now: -ECANCELED (cancelled), -ETIMEDOUT (past its
+ * deadline), or 0. */
+static inline int ringo__interrupted(const ringo_task *t)
+{
+    if (RINGO_UNLIKELY(t->cancelled))
+        return -ECANCELED;
+    return ringo__past_deadline(t) ? -ETIMEDOUT : 0;
+}
+
 /* Entry check for suspending calls: the running loop and task, or an error
- * (-EPERM outside a task, -ECANCELED in a cancelled one, -ETIMEDOUT past the
- * task's deadline). */
+ * (-EPERM outside a task, else ringo__interrupted). */
 static inline int ringo__enter(ringo_loop **lp)
 {
     ringo_loop *l = ringo__loop;
     if (RINGO_UNLIKELY(!l || !l->current))
         return -EPERM;
-    if (RINGO_UNLIKELY(l->current->cancelled))
-        return -ECANCELED;
-    if (RINGO_UNLIKELY(l->current->deadline != INT64_MAX) && ringo_now() >= l->current->deadline)
-        return -ETIMEDOUT;
+    int why = ringo__interrupted(l->current);
+    if (RINGO_UNLIKELY(why))
+        return why;
     *lp = l;
     return 0;
 }

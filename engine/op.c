@@ -44,7 +44,7 @@ int ringo__op_wait(ringo_loop *l, ringo__op *op, struct io_uring_sqe *sqe)
     if (op->res == -ECANCELED || op->res == -EINTR) {
         if (cur->cancelled)
             return -ECANCELED;
-        if (cur->deadline != INT64_MAX && ringo_now() >= cur->deadline)
+        if (ringo__past_deadline(cur))
             return -ETIMEDOUT;
     }
     return op->res;
