@@ -35,7 +35,9 @@ int ringo__op_wait(ringo_loop *l, ringo__op *op, struct io_uring_sqe *sqe)
         ts.tv_sec = cur->deadline / RINGO_SEC(1);
         ts.tv_nsec = cur->deadline % RINGO_SEC(1);
         sqe->flags |= IOSQE_IO_LINK;
-        struct io_uring_sqe *lt = ringo__sqe(l);   /* ringo__sqe keeps a pair free */
+        /* ringo__sqe left this slot free: taking it with ringo__sqe could
+         * flush the SQ first and submit the op without its link. */
+        struct io_uring_sqe *lt = io_uring_get_sqe(&l->ring);
         io_uring_prep_link_timeout(lt, &ts, IORING_TIMEOUT_ABS);
         io_uring_sqe_set_data64(lt, 0);
     }

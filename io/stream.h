@@ -3,12 +3,124 @@
 #ifndef RINGO_IO_STREAM_H
 #define RINGO_IO_STREAM_H
 
+#include <stddef.h>
+
 #include "engine/internal.h"
+#include "io/recv_ring.h"
 
 /* Wrap a connected, close-on-exec descriptor (socket or pipe) in a stream;
  * the stream owns fd from then on (ringo_stream_close closes it), also when
  * this fails (fd is closed then). Needs a running loop: -EPERM otherwise.
  * 0 or -ENOMEM. */
 int ringo__stream_new(ringo_stream **out, int fd);
+
+/* For tests and diagnostics: bytes waiting in the read buffer, bytes queued
+ * and not yet sent, and whether reads go through the multishot recv with the
+ * loop's buffer ring (1) or a plain recv into the stream's own buffer (0). */
+size_t ringo__stream_read_buffered(const ringo_stream *s);
+size_t ringo__stream_write_buffered(const ringo_stream *s);
+int    ringo__stream_multishot(const ringo_stream *s);
+unsigned ringo__stream_sends(const ringo_stream *s);   /* send SQEs prepared so far */
+
+/* ---- inside the stream core ------------------------------------------- */
+
+#define RINGO_STREAM_LIMIT ((size_t)64 * 1024)   /* readuntil limit, read-ahead bound */
+#define RINGO_STREAM_HIGH  ((size_t)64 * 1024)   /* write buffer: drain waits above */
+#define RINGO_STREAM_LOW   ((size_t)16 * 1024)   /* ... until under this */
+#define RINGO_STREAM_MAX_IO 0x7ffff000u
+
+enum { RECV_IDLE, RECV_SINGLE, RECV_MULTI };
+enum { SEND_IDLE, SEND_DATA, SEND_SHUTDOWN };
+
+/* Per loop: every stream, the buffer ring, and the streams whose CQE handler
+ * left SQE work to do. Handlers run inside the reaping loop and must not take
+ * SQEs (ringo__sqe may submit and reap again, re-entering it), so that work is
+ * done by a timer due at once, which the loop runs right after reaping. */
+typedef struct ringo__streams {
+    ringo__closer closer;
+    ringo_loop *loop;
+    rlist streams;
+    rlist kicks;
+    ringo__timer kick_tm;
+    bool multishot;        /* not switched off (RINGO_NO_MULTISHOT=1, no kernel support) */
+    bool ring_ready;
+    ringo__recv_ring rr;
+} ringo__streams;
+
+struct ringo_stream {
+    ringo__streams *sl;
+    int fd;
+    bool is_sock;
+    bool closing;          /* ringo_stream_close ran: finish when no op is left */
+    bool fd_closed;        /* a pipe's write_eof closed it early */
+
+    /* Read side. The buffered bytes are in one place: a provided buffer
+     * still held (pbid >= 0; zero-copy when a reader takes it whole) or
+     * rbuf[rpos, rpos + rlen). rbuf never moves while a plain recv writes
+     * into it (rstate == RECV_SINGLE). */
+    uint8_t rstate;
+    bool rcancel;          /* a cancel for the recv op is on its way */
+    bool eof;
+    bool ms_on;            /* multishot started: keep reading ahead up to limit */
+    bool nobufs;           /* the buffer ring ran dry: next round is a plain recv */
+    int rerr;
+    int pbid;
+    const char *pdata;
+    size_t plen;
+    char *rbuf;
+    size_t rcap, rpos, rlen;
+    size_t limit;
+    size_t rhint;          /* plain recv size: doubles while recvs come back full */
+    size_t rsingle;        /* size of the plain recv in flight */
+    ringo_task *reader;    /* at most one task waits for data */
+    ringo__wait rwait;
+    size_t want, hint;     /* wake the reader at `want` bytes; recv size hint */
+    ringo__cqe_handler recv_h;
+
+    /* Write side: wbuf[whead, wlen) is queued. While a submitted send reads
+     * `sending`, that buffer does not move; growing then takes a new one. */
+    uint8_t sstate;
+    bool wshut;            /* write_eof or close: no more writes */
+    bool eof_pending;      /* shutdown(SHUT_WR) once the queue is sent */
+    bool wpaused;          /* went over the high mark, not yet under the low one */
+    int werr;
+    char *wbuf;
+    size_t wcap, whead, wlen;
+    char *sending;
+    struct io_uring_sqe *ssqe;  /* the send's SQE, patchable while unsubmitted */
+    unsigned sseq;
+    unsigned nsends;
+    rlist drainers;
+    ringo__cqe_handler send_h;
+
+    ringo_task *closer;    /* a task waiting in ringo_stream_close */
+    ringo__wait cwait;
+    rlist link;            /* sl->streams */
+    rlist kick_link;       /* sl->kicks */
+};
+
+static inline size_t ringo__stream_rbuffered(const ringo_stream *s) { return s->plen + s->rlen; }
+static inline size_t ringo__stream_wbuffered(const ringo_stream *s) { return s->wlen - s->whead; }
+
+/* stream.c */
+bool ringo__streams_multishot(ringo__streams *sl);   /* lazily sets up the buffer ring */
+bool ringo__stream_busy(const ringo_stream *s);      /* an op in flight or bytes to send */
+void ringo__stream_after_cqe(ringo_stream *s);       /* from a CQE handler */
+void ringo__stream_sync(ringo_stream *s);            /* start/cancel what the state asks */
+
+/* stream_read.c */
+void ringo__stream_read_init(ringo_stream *s);
+void ringo__stream_recv_sync(ringo_stream *s);
+bool ringo__stream_recv_work(const ringo_stream *s); /* recv_sync has something to do */
+void ringo__stream_read_release(ringo_stream *s);    /* give buffers back (no recv in flight
+                                                         into rbuf) */
+void ringo__stream_recv_cancel(ringo_stream *s);
+
+/* stream_write.c */
+void ringo__stream_write_init(ringo_stream *s);
+void ringo__stream_send_sync(ringo_stream *s);
+bool ringo__stream_send_work(const ringo_stream *s);
+void ringo__stream_write_release(ringo_stream *s);
+void ringo__stream_send_cancel(ringo_stream *s);
 
 #endif

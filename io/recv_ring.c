@@ -1,0 +1,44 @@
+/* The provided-buffer ring for multishot receives (see recv_ring.h). liburing
+ * 2.3 has no io_uring_setup_buf_ring: map and register by hand. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "io/recv_ring.h"
+
+int ringo__recv_ring_init(struct io_uring *ring, ringo__recv_ring *rr)
+{
+    /* The ring must be page aligned; the buffers follow it in the mapping. */
+    size_t ring_len = RINGO_RECV_BUFS * sizeof(struct io_uring_buf);
+    size_t len = ring_len + (size_t)RINGO_RECV_BUFS * RINGO_RECV_BUF_SIZE;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -ENOMEM;
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (unsigned long)(uintptr_t)p;
+    reg.ring_entries = RINGO_RECV_BUFS;
+    reg.bgid = RINGO_RECV_BGID;
+    int ret = io_uring_register_buf_ring(ring, &reg, 0);
+    if (ret < 0) {
+        munmap(p, len);
+        return ret;
+    }
+    rr->br = p;
+    rr->bufs = (char *)p + ring_len;
+    rr->map_len = len;
+    rr->mask = (unsigned)io_uring_buf_ring_mask(RINGO_RECV_BUFS);
+    io_uring_buf_ring_init(rr->br);
+    for (unsigned i = 0; i < RINGO_RECV_BUFS; i++)
+        io_uring_buf_ring_add(rr->br, ringo__recv_ring_buf(rr, i), RINGO_RECV_BUF_SIZE,
+                              (unsigned short)i, (int)rr->mask, (int)i);
+    io_uring_buf_ring_advance(rr->br, RINGO_RECV_BUFS);
+    return 0;
+}
+
+void ringo__recv_ring_exit(struct io_uring *ring, ringo__recv_ring *rr)
+{
+    (void)io_uring_unregister_buf_ring(ring, RINGO_RECV_BGID);
+    munmap(rr->br, rr->map_len);
+    rr->br = NULL;
+}

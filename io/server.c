@@ -1,0 +1,419 @@
+/* Servers (asyncio.start_server / start_unix_server).
+ *
+ * Each server owns one acceptor task. Where the kernel has it (5.19+), the
+ * acceptor arms a single multishot IORING_OP_ACCEPT and sleeps: every
+ * accepted fd arrives as a CQE whose handler spawns the connection's task
+ * right there, with no task switch per accept. The acceptor wakes only when
+ * the multishot ends (an error such as EMFILE, or cancellation), deals with
+ * it and re-arms. Older kernels refuse the flag with -EINVAL before any
+ * connection arrived: the acceptor then loops on single-shot accepts.
+ *
+ * Handler tasks are detached; the server tracks them through a `conn`
+ * record, which the task unlinks before it finishes, so every task pointer
+ * on the list is live and can be cancelled. Closing waits for the list to
+ * drain. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/server.h"
+#include "io/stream.h"
+
+#define BACKLOG 4096                   /* the kernel caps it at net.core.somaxconn */
+#define EMFILE_PAUSE RINGO_MS(100)     /* out of fds: retry after this, never spin */
+
+typedef struct conn {
+    rlist link;
+    ringo_task *task;
+    ringo_server *srv;   /* NULL once the server let go (closed from this handler) */
+    int fd;
+    bool started;        /* conn_main ran: cancelling it reaches the handler */
+    bool abort;          /* the server closed before it started: just close fd */
+} conn;
+
+struct ringo_server {
+    ringo__cqe_handler h;   /* the multishot accept's CQEs */
+    ringo__wait wait;       /* the acceptor's wait for the multishot to end */
+    ringo_loop *loop;
+    int fd;
+    int port;               /* -1 for a Unix server */
+    ringo_conn_fn fn;
+    void *arg;
+    ringo_task *acceptor;   /* our reference, awaited at close */
+    ringo_task *closer;     /* set while close waits for the handlers */
+    rlist conns;
+    size_t nconns;
+    rlist waiters;          /* serve_forever callers */
+    int end_res;            /* result of the CQE that ended the multishot */
+    bool armed, multishot, accepted, closing;
+    char *path;             /* Unix: unlinked at close if still our socket */
+    dev_t dev;
+    ino_t ino;
+};
+
+static void conn_end(conn *c)
+{
+    ringo_server *s = c->srv;
+    if (s) {
+        rlist_del(&c->link);
+        s->nconns--;
+        if (s->closer && s->nconns == 0)
+            ringo__wake(s->closer);
+    }
+    free(c);
+}
+
+static int conn_main(void *arg)
+{
+    conn *c = arg;
+    if (c->abort) {
+        close(c->fd);
+        conn_end(c);
+        return 0;
+    }
+    c->started = true;
+    ringo_conn_fn fn = c->srv->fn;
+    void *fnarg = c->srv->arg;
+    ringo_stream *st;
+    if (ringo__stream_new(&st, c->fd) == 0) {
+        /* The handler's status has nobody to go to (asyncio logs it). */
+        (void)fn(st, fnarg);
+        (void)ringo_stream_close(st);
+    }
+    conn_end(c);
+    return 0;
+}
+
+/* Called from a CQE handler or the acceptor: give fd a task of its own. */
+static void conn_start(ringo_server *s, int fd)
+{
+    conn *c = s->closing ? NULL : malloc(sizeof *c);
+    if (!c) {
+        close(fd);   /* no memory (or closing): drop this client, keep serving */
+        return;
+    }
+    *c = (conn){ .srv = s, .fd = fd };
+    if (ringo__task_new(s->loop, &c->task, NULL, conn_main, c) < 0) {
+        close(fd);
+        free(c);
+        return;
+    }
+    ringo__task_release(c->task);   /* detached: the list tracks it */
+    rlist_push(&s->conns, &c->link);
+    s->nconns++;
+}
+
+static void accept_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
+{
+    ringo_server *s = (ringo_server *)h;
+    if (cqe->res >= 0) {
+        s->accepted = true;
+        conn_start(s, cqe->res);
+    }
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        s->armed = false;
+        s->end_res = cqe->res < 0 ? cqe->res : 0;
+        s->loop->inflight--;
+        ringo__wake(s->acceptor);
+    }
+}
+
+static void accept_cancel(ringo__wait *w)
+{
+    ringo_server *s = (ringo_server *)((char *)w - offsetof(ringo_server, wait));
+    struct io_uring_sqe *sqe = ringo__sqe(s->loop);
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&s->h, 0);
+    io_uring_sqe_set_data64(sqe, 0);
+}
+
+/* Arm a multishot accept and sleep until it ends; returns how it ended. */
+static int accept_multishot(ringo_loop *l, ringo_server *s)
+{
+    struct io_uring_sqe *sqe = ringo__sqe(l);
+    io_uring_prep_multishot_accept(sqe, s->fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data(sqe, &s->h);
+    s->armed = true;
+    l->inflight++;
+    /* Cancellation submits an async cancel; the op's last CQE wakes us. */
+    while (s->armed)
+        ringo__suspend(l, &s->wait);
+    return s->end_res;
+}
+
+static int accept_main(void *arg)
+{
+    ringo_server *s = arg;
+    ringo_loop *l = s->loop;
+    ringo_task *self = l->current;
+    for (;;) {
+        int res;
+        if (s->multishot) {
+            res = accept_multishot(l, s);
+            if (res == -EINVAL && !s->accepted && !self->cancelled) {
+                s->multishot = false;   /* kernel before 5.19 */
+                continue;
+            }
+        } else {
+            res = ringo_accept(s->fd, NULL, NULL, 0);
+            if (res >= 0) {
+                conn_start(s, res);
+                continue;
+            }
+        }
+        if (self->cancelled)
+            return 0;
+        switch (res) {
+        case -EMFILE: case -ENFILE: case -ENOBUFS: case -ENOMEM:
+            /* Out of descriptors or memory: retrying at once would spin.
+             * Handlers closing connections will free some soon. */
+            if (ringo_sleep(EMFILE_PAUSE) < 0)
+                return 0;
+            break;
+        case -EBADF: case -ENOTSOCK: case -EINVAL: case -EOPNOTSUPP:
+            return res;   /* the listening socket itself is unusable */
+        default:
+            break;        /* ECONNABORTED, EPROTO, EPERM...: one client's problem */
+        }
+    }
+}
+
+static int server_new(ringo_server **out, ringo_loop *l, int fd, int port, ringo_conn_fn fn,
+                      void *arg)
+{
+    ringo_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        close(fd);
+        return -ENOMEM;
+    }
+    s->h.complete = accept_complete;
+    s->wait.cancel = accept_cancel;
+    s->loop = l;
+    s->fd = fd;
+    s->port = port;
+    s->fn = fn;
+    s->arg = arg;
+    s->multishot = true;
+    rlist_init(&s->conns);
+    rlist_init(&s->waiters);
+    int ret = ringo__task_new(l, &s->acceptor, "ringo-accept", accept_main, s);
+    if (ret < 0) {
+        close(fd);
+        free(s);
+        return ret;
+    }
+    *out = s;
+    return 0;
+}
+
+static int listen_on(const struct sockaddr *sa, socklen_t len, int v6only)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    if (sa->sa_family != AF_UNIX) {
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        /* Accepted sockets inherit it: no setsockopt per connection. */
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (sa->sa_family == AF_INET6)
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    if (bind(fd, sa, len) < 0 || listen(fd, BACKLOG) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -errno;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+int ringo_start_server(ringo_server **out, const char *host, const char *port, ringo_conn_fn fn,
+                       void *arg)
+{
+    if (!out || !fn || !port)
+        return -EINVAL;
+    ringo_loop *l;
+    int ret = ringo__enter(&l);
+    if (ret < 0)
+        return ret;
+    /* No host: every interface, IPv4 and IPv6 on one dual-stack socket
+     * (IPv4 alone where the kernel has no IPv6). */
+    bool any = !host || !*host;
+    struct addrinfo *res;
+    ret = ringo__resolve(any ? "::" : host, port, AI_PASSIVE, &res);
+    if (ret < 0)
+        return ret;
+    int fd = -ENOENT;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
+        fd = listen_on(ai->ai_addr, ai->ai_addrlen, !any);
+    freeaddrinfo(res);
+    if (fd == -EAFNOSUPPORT && any) {
+        ret = ringo__resolve("0.0.0.0", port, AI_PASSIVE, &res);
+        if (ret < 0)
+            return ret;
+        fd = listen_on(res->ai_addr, res->ai_addrlen, 0);
+        freeaddrinfo(res);
+    }
+    if (fd < 0)
+        return fd;
+    int p = bound_port(fd);
+    if (p < 0) {
+        close(fd);
+        return p;
+    }
+    return server_new(out, l, fd, p, fn, arg);
+}
+
+int ringo_start_unix_server(ringo_server **out, const char *path, ringo_conn_fn fn, void *arg)
+{
+    if (!out || !fn)
+        return -EINVAL;
+    struct sockaddr_un sa;
+    socklen_t len;
+    int ret = ringo__unix_addr(&sa, &len, path);
+    if (ret < 0)
+        return ret;
+    ringo_loop *l;
+    ret = ringo__enter(&l);
+    if (ret < 0)
+        return ret;
+    char *copy = strdup(path);
+    if (!copy)
+        return -ENOMEM;
+    /* A socket file left by a previous run would make bind fail (asyncio
+     * removes it too); anything else at path is not ours to remove. */
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        (void)unlink(path);
+    int fd = listen_on((struct sockaddr *)&sa, len, 0);
+    if (fd >= 0 && stat(path, &st) < 0) {   /* remembered, to unlink only ours */
+        ret = -errno;
+        close(fd);
+        fd = ret;
+    }
+    if (fd < 0) {
+        free(copy);
+        return fd;
+    }
+    ringo_server *s;
+    ret = server_new(&s, l, fd, -1, fn, arg);
+    if (ret < 0) {
+        (void)unlink(path);
+        free(copy);
+        return ret;
+    }
+    s->path = copy;
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
+    *out = s;
+    return 0;
+}
+
+int ringo_server_port(const ringo_server *s)
+{
+    return s && s->port >= 0 ? s->port : -EINVAL;
+}
+
+typedef struct forever_wait {
+    rlist link;
+    ringo__wait wait;
+    ringo_task *task;
+} forever_wait;
+
+static void forever_cancel(ringo__wait *w)
+{
+    forever_wait *f = (forever_wait *)((char *)w - offsetof(forever_wait, wait));
+    rlist_del(&f->link);
+    ringo__wake(f->task);
+}
+
+int ringo_server_serve_forever(ringo_server *s)
+{
+    if (!s)
+        return -EINVAL;
+    ringo_loop *l;
+    int ret = ringo__enter(&l);
+    if (ret < 0)
+        return ret;
+    if (s->closing)
+        return 0;
+    forever_wait f = { .wait.cancel = forever_cancel, .task = l->current };
+    rlist_push(&s->waiters, &f.link);
+    /* 0 when close woke us (it unlinked f); else the interruption. */
+    return ringo__wait_on(l, &f.wait);
+}
+
+/* Cancel every handler but the caller's own and wait for them to finish.
+ * Uninterruptible: close is cleanup, and the handlers point at s. */
+static void stop_handlers(ringo_loop *l, ringo_server *s)
+{
+    ringo_task *self = l->current;
+    for (rlist *p = s->conns.next, *next; p != &s->conns; p = next) {
+        next = p->next;
+        conn *c = rlist_entry(p, conn, link);
+        if (c->task == self) {
+            /* close called from a handler: it runs on, without the server */
+            rlist_del(&c->link);
+            s->nconns--;
+            c->srv = NULL;
+        } else if (c->started) {
+            (void)ringo_cancel(c->task);
+        } else {
+            c->abort = true;   /* a task cancelled before it starts never runs */
+        }
+    }
+    s->closer = self;
+    while (s->nconns && !l->broken)
+        ringo__suspend(l, NULL);
+    s->closer = NULL;
+    /* Only after a deadlock was broken: orphan whoever is still stuck. */
+    while (!rlist_empty(&s->conns)) {
+        conn *c = rlist_entry(s->conns.next, conn, link);
+        rlist_del(&c->link);
+        c->srv = NULL;
+    }
+}
+
+int ringo_server_close(ringo_server *s)
+{
+    if (!s)
+        return -EINVAL;
+    ringo_loop *l = ringo__loop;
+    if (!l || !l->current)
+        return -EPERM;
+    if (s->closing || l->current == s->acceptor)
+        return -EBADF;
+    s->closing = true;
+    /* First stop the acceptor: after its await no CQE can name s->h. */
+    (void)ringo_cancel(s->acceptor);
+    (void)ringo_await(s->acceptor);
+    close(s->fd);
+    if (s->path) {
+        struct stat st;
+        if (stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+            (void)unlink(s->path);
+    }
+    stop_handlers(l, s);
+    while (!rlist_empty(&s->waiters)) {
+        forever_wait *f = rlist_entry(s->waiters.next, forever_wait, link);
+        rlist_del(&f->link);
+        ringo__wake(f->task);
+    }
+    free(s->path);
+    free(s);
+    return 0;
+}

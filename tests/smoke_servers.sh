@@ -1,0 +1,83 @@
+#!/bin/sh
+# Smoke test of the network examples: each server starts on a free port
+# (port 0; the port is read back from its "listening on" line), is talked to
+# (echo_client, curl, a pipelining client), then terminated with SIGTERM.
+# usage: smoke_servers.sh ECHO_SERVER ECHO_CLIENT HTTP_HELLO
+set -u
+echo_server=$1 echo_client=$2 http_hello=$3
+dir=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT
+out=/dev/null
+fail() { echo "FAIL: $*"; [ -f "$out" ] && sed 's/^/  server: /' "$out"; exit 1; }
+
+# start NAME PROG HOST: run PROG 0 HOST in the background, set $port.
+start() {
+    out=$dir/$1.$3    # a fresh file: no stale "listening on" line
+    "$2" 0 "$3" >"$out" 2>&1 &
+    pid=$!
+    i=0
+    while ! grep -q '^listening on ' "$out"; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && fail "$1 did not print 'listening on' within 10 s"
+        kill -0 "$pid" 2>/dev/null || fail "$1 exited early"
+        sleep 0.1
+    done
+    port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out")
+    [ -n "$port" ] && [ "$port" -gt 0 ] || fail "$1: no port in: $(cat "$out")"
+    echo "$1 listening on $3 port $port"
+}
+
+stop() {
+    kill -TERM "$pid" || fail "server already gone"
+    wait "$pid" 2>/dev/null
+    pid=
+}
+
+# echo server: lines from argv, then from stdin, over IPv4 and IPv6.
+for host in 127.0.0.1 ::1; do
+    start echo_server "$echo_server" $host
+    got=$("$echo_client" -p "$port" -h $host hello "two words")
+    [ "$got" = "$(printf 'hello\ntwo words')" ] || fail "echo argv: got '$got'"
+    got=$(printf 'a\nb\nc\n' | "$echo_client" -p "$port" -h $host)
+    [ "$got" = "$(printf 'a\nb\nc')" ] || fail "echo stdin: got '$got'"
+    stop
+done
+# The client reports a refused connection and fails.
+if "$echo_client" -p "$port" x >/dev/null 2>&1; then fail "echo_client to a dead port succeeded"; fi
+
+# HTTP hello: curl (keep-alive across two requests), then pipelining.
+start http_hello "$http_hello" 127.0.0.1
+if command -v curl >/dev/null; then
+    got=$(curl -sS --max-time 10 "http://127.0.0.1:$port/" "http://127.0.0.1:$port/x")
+    [ "$got" = "Hello, world!Hello, world!" ] || fail "curl: got '$got'"
+    hdr=$(curl -sS -i --max-time 10 "http://127.0.0.1:$port/" | tr -d '\r')
+    echo "$hdr" | grep -q '^Content-Type: text/plain$' || fail "headers: $hdr"
+else
+    echo "curl not found: skipping the curl checks"
+fi
+if command -v python3 >/dev/null; then
+    python3 - "$port" <<'PY' || fail "pipelining"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+s.sendall(req * 10 + req[:7])          # ten whole requests and a partial one
+want = b"Hello, world!"
+data = b""
+while data.count(want) < 10:
+    chunk = s.recv(65536)
+    assert chunk, "server closed early"
+    data += chunk
+s.sendall(req[7:])                     # complete the eleventh
+while data.count(want) < 11:
+    chunk = s.recv(65536)
+    assert chunk, "server closed early"
+    data += chunk
+assert data.count(b"HTTP/1.1 200 OK\r\n") == 11, data
+s.close()
+print("pipelining: 11 responses")
+PY
+fi
+stop
+echo "ok"
