@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 extern "C" {
@@ -54,6 +55,68 @@ void run_in_loop(benchmark::State &state, ringo_fn fn)
 }
 
 // ---- the context switch ---------------------------------------------------
+//
+// Two shapes, each measured for ringo and for boost's jump_fcontext alike:
+//  - "same path": two coroutines ping-pong, both switching from one function,
+//    as ringo tasks do (every task leaves through the scheduler's
+//    switch_away). A batch of kBatch switches per benchmark iteration.
+//  - "two paths": the benchmark loop and a partner switch from different
+//    functions (a call site shape ringo's engine does not have).
+
+constexpr int64_t kBatch = 1000;
+
+struct Duo {
+    coro_t main, a, b;
+    int64_t left;    // switches still to do in this batch
+    bool stop;
+};
+
+// Both coroutines run this: switch to the other until the batch is done.
+__attribute__((noinline)) void duo_step(coro_t *self, coro_t *other) { coro_switch(self, other); }
+
+void duo_body(Duo *d, coro_t *self, coro_t *other)
+{
+    for (;;) {
+        while (d->left > 0) {
+            d->left--;
+            duo_step(self, other);
+        }
+        if (d->stop)
+            coro_exit(self, &d->main);
+        coro_switch(self, &d->main);
+    }
+}
+
+void duo_a(void *arg) { auto *d = static_cast<Duo *>(arg); duo_body(d, &d->a, &d->b); }
+void duo_b(void *arg) { auto *d = static_cast<Duo *>(arg); duo_body(d, &d->b, &d->a); }
+
+void BM_switch_same_path_ringo(benchmark::State &state)
+{
+    coro_pool pool;
+    if (coro_pool_init(&pool, kStackSize) < 0) {
+        state.SkipWithError("coro_pool_init failed");
+        return;
+    }
+    Duo d{};
+    coro_init_thread(&d.main);
+    if (coro_create(&d.a, &pool, duo_a, &d, "a") < 0 || coro_create(&d.b, &pool, duo_b, &d, "b") < 0) {
+        state.SkipWithError("coro_create failed");
+        return;
+    }
+    d.left = 2;   // start both: a -> b -> a, then back to main
+    coro_switch(&d.main, &d.a);
+    for (auto _ : state) {
+        d.left = kBatch;
+        coro_switch(&d.main, &d.a);
+    }
+    d.stop = true;
+    d.left = 0;
+    coro_switch(&d.main, &d.a);   // a exits
+    coro_destroy(&d.a, &pool);
+    coro_destroy(&d.b, &pool);    // b stays suspended; its stack is simply returned
+    coro_pool_destroy(&pool);
+    report_ops(state, static_cast<double>(kBatch) * static_cast<double>(state.iterations()));
+}
 
 struct PingPong {
     coro_t self;     // the benchmark thread's context
@@ -69,7 +132,7 @@ void ringo_partner(void *arg)
     coro_exit(&p->partner, &p->self);
 }
 
-void BM_switch_oneway_ringo(benchmark::State &state)
+void BM_switch_two_paths_ringo(benchmark::State &state)
 {
     coro_pool pool;
     if (coro_pool_init(&pool, kStackSize) < 0) {
@@ -95,15 +158,73 @@ void BM_switch_oneway_ringo(benchmark::State &state)
 #ifdef RINGO_BENCH_HAVE_FCONTEXT
 namespace bctx = boost::context::detail;
 
-// Never returns (a returning fcontext entry exits the process); the benchmark
-// leaves it suspended and frees its stack.
+struct FDuo {
+    bctx::fcontext_t main;
+    int64_t left;
+};
+
+__attribute__((noinline)) bctx::transfer_t fduo_step(bctx::fcontext_t to, void *data)
+{
+    return bctx::jump_fcontext(to, data);
+}
+
+// Entered from main with the other coroutine's context in t.data (a) or
+// from a with a's context (b); both then ping-pong through fduo_step.
+void fduo_body(bctx::transfer_t t)
+{
+    auto *d = static_cast<FDuo *>(*static_cast<void **>(t.data));
+    bctx::fcontext_t other = static_cast<bctx::fcontext_t *>(t.data)[1];
+    bctx::fcontext_t from = t.fctx;
+    if (other) {   // a: first start b, which comes back with its own context
+        void *msg[2] = { d, nullptr };
+        t = bctx::jump_fcontext(other, msg);
+        other = t.fctx;
+        t = bctx::jump_fcontext(from, nullptr);   // back to main, set up
+        d->main = t.fctx;
+    } else {       // b: hand our context to a
+        other = from;
+        t = bctx::jump_fcontext(other, nullptr);
+        other = t.fctx;
+    }
+    for (;;) {
+        while (d->left > 0) {
+            d->left--;
+            t = fduo_step(other, nullptr);
+            other = t.fctx;
+        }
+        t = bctx::jump_fcontext(d->main, nullptr);
+        d->main = t.fctx;
+    }
+}
+
+void BM_switch_same_path_fcontext(benchmark::State &state)
+{
+    void *sa = std::malloc(kStackSize), *sb = std::malloc(kStackSize);
+    if (!sa || !sb) {
+        state.SkipWithError("no memory for the stacks");
+        return;
+    }
+    FDuo d{};
+    bctx::fcontext_t a = bctx::make_fcontext(static_cast<char *>(sa) + kStackSize, kStackSize, fduo_body);
+    bctx::fcontext_t b = bctx::make_fcontext(static_cast<char *>(sb) + kStackSize, kStackSize, fduo_body);
+    void *msg[2] = { &d, b };
+    a = bctx::jump_fcontext(a, msg).fctx;   // a starts b, pairs up, returns
+    for (auto _ : state) {
+        d.left = kBatch;
+        a = bctx::jump_fcontext(a, nullptr).fctx;
+    }
+    std::free(sa);
+    std::free(sb);
+    report_ops(state, static_cast<double>(kBatch) * static_cast<double>(state.iterations()));
+}
+
 void fcontext_partner(bctx::transfer_t t)
 {
     for (;;)
         t = bctx::jump_fcontext(t.fctx, nullptr);
 }
 
-void BM_switch_oneway_fcontext(benchmark::State &state)
+void BM_switch_two_paths_fcontext(benchmark::State &state)
 {
     void *stack = std::malloc(kStackSize);   // make_fcontext aligns the top itself
     if (!stack) {
@@ -221,11 +342,14 @@ int main(int argc, char **argv)
 {
     // Built with -Dfpu_context=false (scripts/bench.sh builds both), the switch
     // row gets its own name so both land in one table.
-    benchmark::RegisterBenchmark(ringo__coro_fpu_context ? "BM_switch_oneway/ringo"
-                                                         : "BM_switch_oneway/ringo_nofpu",
-                                 BM_switch_oneway_ringo);
+    const char *suffix = ringo__coro_fpu_context ? "ringo" : "ringo_nofpu";
+    benchmark::RegisterBenchmark((std::string("BM_switch_oneway/") + suffix).c_str(),
+                                 BM_switch_same_path_ringo);
+    benchmark::RegisterBenchmark((std::string("BM_switch_two_paths/") + suffix).c_str(),
+                                 BM_switch_two_paths_ringo);
 #ifdef RINGO_BENCH_HAVE_FCONTEXT
-    benchmark::RegisterBenchmark("BM_switch_oneway/fcontext", BM_switch_oneway_fcontext);
+    benchmark::RegisterBenchmark("BM_switch_oneway/fcontext", BM_switch_same_path_fcontext);
+    benchmark::RegisterBenchmark("BM_switch_two_paths/fcontext", BM_switch_two_paths_fcontext);
 #endif
     benchmark::RegisterBenchmark("BM_spawn_await", BM_spawn_await);
     benchmark::RegisterBenchmark("BM_yield_roundtrip", BM_yield_roundtrip);

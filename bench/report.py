@@ -22,7 +22,7 @@ import json
 import statistics
 import sys
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 
 @dataclass
@@ -33,18 +33,47 @@ class Row:
     baseline: Optional[str] = None     # run_name of the baseline, for a ratio
     max_ratio: Optional[float] = None  # target: ns/op / baseline's at most this
     metric: str = "real"               # "real" or "cpu": what the target judges
+    # target computed from another run: ns/op at most k * median(name) + c,
+    # as (name, k, c), e.g. ("BM_switch_oneway/ringo", 2, 20)
+    max_ns_of: Optional[Tuple[str, float, float]] = None
+    # the ratio read as a speedup ("63.2x faster than asyncio"): baseline /
+    # ns/op; min_speedup (target) implies it
+    speedup: bool = False
+    min_speedup: Optional[float] = None
+    vs: Optional[str] = None           # the baseline's name in the text (default:
+                                       # its last '/' part)
 
 
 ROWS = [
-    Row("BM_switch_oneway/ringo", "one-way context switch, ringo (saves FP control, default)",
+    Row("BM_switch_oneway/ringo", "one-way switch, same call path (as tasks switch), ringo",
         baseline="BM_switch_oneway/fcontext", max_ratio=0.6),
-    Row("BM_switch_oneway/ringo_nofpu", "one-way context switch, ringo -Dfpu_context=false",
+    Row("BM_switch_oneway/ringo_nofpu", "  the same, ringo built -Dfpu_context=false",
         baseline="BM_switch_oneway/fcontext", max_ratio=0.6),
-    Row("BM_switch_oneway/fcontext", "one-way context switch, boost jump_fcontext"),
+    Row("BM_switch_oneway/fcontext", "  the same, boost jump_fcontext"),
+    Row("BM_switch_two_paths/ringo", "one-way switch, two call paths (harness shape), ringo",
+        baseline="BM_switch_two_paths/fcontext", max_ratio=0.6),
+    Row("BM_switch_two_paths/ringo_nofpu", "  the same, ringo built -Dfpu_context=false",
+        baseline="BM_switch_two_paths/fcontext", max_ratio=0.6),
+    Row("BM_switch_two_paths/fcontext", "  the same, boost jump_fcontext"),
     Row("BM_spawn_await", "spawn + await an empty task", max_ns=100),
     Row("BM_yield_roundtrip", "yield round trip A->B->A"),
     Row("BM_nop/1", "NOP ring round trip, 1 in flight"),
     Row("BM_nop/32", "NOP ring round trip, 32 in flight", max_ns=150),
+    # bench_sync.cc, with bench_asyncio.py for the asyncio baselines
+    Row("BM_lock_uncontended", "Lock acquire + release, no other task"),
+    Row("BM_lock_handoff", "Lock handed between two tasks, per handoff",
+        max_ns_of=("BM_switch_oneway/ringo", 2, 20)),
+    Row("BM_queue_handoff", "Queue(maxsize=1) producer -> consumer, per item",
+        baseline="asyncio/queue_handoff", vs="asyncio", min_speedup=50),
+    Row("asyncio/queue_handoff", "the same in asyncio (bench_asyncio.py)"),
+    Row("BM_event_wake_1000", "Event set waking 1000 waiting tasks, per full wake"),
+    Row("BM_to_thread/1/process_time/real_time", "to_thread round trip, 1 caller (cpu: process)"),
+    Row("BM_to_thread/32/process_time/real_time",
+        "to_thread round trip, 32 in flight, per call (cpu: process)"),
+    Row("BM_gather_sleeps_10000/process_time/real_time",
+        "gather 10000 tasks sleeping 1 ms, per task (cpu: process)",
+        baseline="asyncio/gather_sleeps_10000", vs="asyncio", speedup=True, metric="cpu"),
+    Row("asyncio/gather_sleeps_10000", "the same in asyncio (bench_asyncio.py)"),
 ]
 
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -109,22 +138,43 @@ def judge(row, results):
     if row.max_ns is not None:
         target.append("<= %g ns" % row.max_ns)
         ok = ok and value <= row.max_ns
+    if row.max_ns_of is not None:
+        name, k, c = row.max_ns_of
+        ref = results.get(name)
+        expr = "%g*%s+%g" % (k, name.replace("BM_", "", 1), c)
+        if ref is None or ref.error:
+            return "<= " + expr, "", "n/a (no %s)" % name
+        limit = k * (ref.real if row.metric == "real" else ref.cpu) + c
+        target.append("<= %s = %.1f ns" % (expr, limit))
+        ok = ok and value <= limit
     if row.baseline:
         base = results.get(row.baseline)
-        short = row.baseline.split("/")[-1]
+        short = row.vs or row.baseline.split("/")[-1]
+        speedup = row.speedup or row.min_speedup is not None
         if row.max_ratio is not None:
             target.append("<= %.2fx %s" % (row.max_ratio, short))
+        if row.min_speedup is not None:
+            target.append(">= %gx faster than %s" % (row.min_speedup, short))
         if base is None or base.error:
             ratio = "no baseline"
-            if row.max_ratio is not None:
+            if row.max_ratio is not None or row.min_speedup is not None:
                 return ", ".join(target), ratio, "n/a"   # neither PASS nor MISS
         else:
             bval = base.real if row.metric == "real" else base.cpu
             r = value / bval
-            ratio = "%.2fx %s" % (r, short)
+            if not speedup:
+                ratio = "%.2fx %s" % (r, short)
+            elif r <= 1:
+                ratio = "%.1fx faster than %s" % (1 / r, short)
+            else:
+                ratio = "%.1fx slower than %s" % (r, short)
             if row.max_ratio is not None:
                 ok = ok and r <= row.max_ratio
+            if row.min_speedup is not None:
+                ok = ok and r * row.min_speedup <= 1
     text = ", ".join(target)
+    if ratio and ratio != "no baseline" and row.metric != "real":
+        ratio += " (" + row.metric + ")"
     if target:
         verdict = "PASS" if ok else "MISS"
         if row.metric != "real":

@@ -16,13 +16,6 @@
  */
 #include "coro/frame.h"
 
-/* Under IBT a return site has no endbr64: the jump must not be tracked
- * (gcc's own switch tables use notrack the same way). */
-#if defined(__CET__) && (__CET__ & 1)
-# define NOTRACK notrack
-#else
-# define NOTRACK
-#endif
 
     .text
 
@@ -87,13 +80,11 @@ ringo__coro_switch:
     popq    %rbp                    /* restore target's rbp */
     .cfi_adjust_cfa_offset -8
     .cfi_restore %rbp
-    /* An indirect jump, not ret: the return stack predicts our own call
-     * site, wrong on every switch; the indirect predictor learns the
-     * target from history (as Boost.Context does). */
-    popq    %rcx                    /* target's resume address */
-    .cfi_adjust_cfa_offset -8
-    .cfi_register %rip, %rcx
-    NOTRACK jmpq *%rcx              /* resume the target where it called us */
+    /* ret, not pop+jmp: every task suspends through the same call chain
+     * (the scheduler's switch_away), so the return stack buffer, which
+     * holds the chain we are leaving, predicts the one we resume. pop+jmp
+     * would leave it one entry off and mispredict every later return. */
+    ret                             /* resume the target where it called us */
     .cfi_endproc
     .size   ringo__coro_switch, .-ringo__coro_switch
 

@@ -45,10 +45,30 @@ out=$B/bench_core.json
     "$@"
 out_nofpu=$B/bench_core_nofpu.json
 "$B-nofpu/bench/bench_core" \
-    --benchmark_filter='BM_switch_oneway' \
+    --benchmark_filter='BM_switch' \
     --benchmark_repetitions="$REPS" \
     --benchmark_enable_random_interleaving=true \
     --benchmark_display_aggregates_only=true \
     --benchmark_out="$out_nofpu" --benchmark_out_format=json >/dev/null
+# Lock, Queue, Event, to_thread, gather (a binary of its own), then asyncio
+# doing the same Queue handoff and gather, the baselines of those rows. A
+# filter matching nothing there writes no JSON: stale files are removed first
+# and only the files written go to the report.
+out_sync=$B/bench_sync.json
+out_asyncio=$B/bench_asyncio.json
+rm -f "$out_sync" "$out_asyncio"
+"$B/bench/bench_sync" \
+    --benchmark_repetitions="$REPS" \
+    --benchmark_enable_random_interleaving=true \
+    --benchmark_display_aggregates_only=true \
+    --benchmark_out="$out_sync" --benchmark_out_format=json \
+    "$@"
+if [ -s "$out_sync" ] && command -v python3 >/dev/null; then
+    python3 bench/bench_asyncio.py --out "$out_asyncio"
+fi
 echo
-python3 bench/report.py "$out" "$out_nofpu"
+results=()
+for f in "$out" "$out_nofpu" "$out_sync" "$out_asyncio"; do
+    if [ -s "$f" ]; then results+=("$f"); fi
+done
+python3 bench/report.py "${results[@]}"

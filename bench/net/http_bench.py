@@ -1,0 +1,422 @@
+#!/usr/bin/env python3
+"""bench/net/http_bench.py: HTTP hello servers under wrk, server CPU per request.
+
+usage: http_bench.py [--servers NAME=CMD ...] [--duration 10s] [--json FILE]
+                     [--repeat N] [--no-check] [--build-dir DIR]
+
+Each server is any program that takes `PORT HOST` as its last two arguments
+(or has `{port}` / `{host}` in CMD), serves the fixed 13-byte "Hello, world!"
+on 127.0.0.1, and prints a line containing "listening" (flushed) once it
+accepts connections. The first server is the baseline for the ratio column.
+Default: epoll_http and uv_http (if built) from BUILD_DIR/bench/net/.
+
+For each server: start it pinned to CPU 1 (in its own process group), check
+it answers (single GET, 16 pipelined GETs, curl and `h2load --h1` when
+installed), warm it up, then run wrk pinned to CPU 0:
+  c100          wrk -t1 -c100 --latency           one request at a time per connection
+  c100_pipe16   the same, 16 pipelined requests per connection (a Lua script)
+  c1_pingpong   wrk -t1 -c1: one connection, round trip latency
+Server CPU is utime+stime (+ reaped children) of every process in its group,
+read from /proc/PID/stat before and after each wrk run; CPU us/req is that
+delta over the requests wrk completed. Which side saturates first (server or
+wrk, one core each) caps req/s, so CPU us/req is the figure to compare.
+
+--json writes {"benchmarks": [...]} in google-benchmark's shape (run_name
+"net/<scenario>/<server>", real_time = wall ns per request = 1e9 / req/s,
+cpu_time = server CPU ns per request, one "iteration" entry per repetition)
+so bench/report.py can merge it, plus "net": every measured figure.
+Exit status: 0 when every server ran, 1 when one failed (its rows say why),
+2 on bad usage or missing tools.
+"""
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HOST = "127.0.0.1"
+BODY = b"Hello, world!"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PIPELINE_LUA = """-- wrk: send DEPTH requests at once on each connection, count each response
+init = function(args)
+   local r = {}
+   local depth = tonumber(args[1]) or 1
+   for i = 1, depth do r[i] = wrk.format() end
+   req = table.concat(r)
+end
+request = function() return req end
+"""
+SCENARIOS = [  # name, connections, pipeline depth, label
+    ("c100", 100, 1, "100 conns"),
+    ("c100_pipe16", 100, 16, "100 conns x16 pipelined"),
+    ("c1_pingpong", 1, 1, "1 conn ping-pong"),
+]
+
+
+def parse_duration(text):
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(s|m)?", text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError("duration like 10s, 3, 1m: %r" % text)
+    secs = float(m.group(1)) * (60 if m.group(2) == "m" else 1)
+    return max(1, int(round(secs)))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def group_cpu_seconds(pgid):
+    """utime+stime+cutime+cstime over the live processes of a process group."""
+    ticks = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()   # fields[0] is field 3, state
+        if int(fields[2]) == pgid:
+            ticks += sum(int(x) for x in fields[11:15])
+    return ticks / CLK_TCK
+
+
+class Server:
+    """A server process in its own group, its output drained by a thread."""
+
+    def __init__(self, name, cmd, cpu, ready_timeout):
+        self.name, self.port = name, free_port()
+        argv = shlex.split(cmd.replace("{port}", str(self.port)).replace("{host}", HOST))
+        if "{port}" not in cmd:
+            argv += [str(self.port), HOST]
+        self.argv = (["taskset", "-c", str(cpu)] if cpu is not None else []) + argv
+        self.lines, self.ready = [], threading.Event()
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+        deadline = time.monotonic() + ready_timeout
+        while not self.ready.wait(0.05):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                why = ("exited with status %d" % self.proc.returncode
+                       if self.proc.poll() is not None
+                       else "no 'listening' line in %gs" % ready_timeout)
+                self.stop()
+                raise RuntimeError("%s: %s; output: %s" % (name, why, self.output()))
+
+    def _drain(self):
+        for raw in self.proc.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            self.lines = (self.lines + [line])[-20:]
+            if "listening" in line.lower():
+                self.ready.set()
+
+    def output(self):
+        return " | ".join(self.lines) or "(none)"
+
+    def cpu(self):
+        return group_cpu_seconds(self.proc.pid)
+
+    def stop(self, timeout=5.0):
+        """SIGTERM to the group, SIGKILL after timeout; nothing is left behind."""
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(wait)
+            except subprocess.TimeoutExpired:
+                continue
+            if sig == signal.SIGTERM:
+                try:    # stragglers of the group (the leader is gone)
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            break
+        self.proc.wait()
+        self.reader.join(1)
+        return self.proc.returncode
+
+
+def read_responses(sock, count, timeout=5.0):
+    """Reads count HTTP responses (Content-Length framed); returns their bodies."""
+    sock.settimeout(timeout)
+    buf, bodies = b"", []
+    while len(bodies) < count:
+        head_end = buf.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = buf[:head_end].decode(errors="replace")
+            m = re.search(r"(?im)^content-length:\s*(\d+)", head)
+            if not head.startswith("HTTP/1.1 200") or not m:
+                raise RuntimeError("bad response head %r" % head[:80])
+            end = head_end + 4 + int(m.group(1))
+            if len(buf) >= end:
+                bodies.append(buf[head_end + 4:end])
+                buf = buf[end:]
+                continue
+        data = sock.recv(65536)
+        if not data:
+            raise RuntimeError("connection closed after %d of %d responses" % (len(bodies), count))
+        buf += data
+    if buf:
+        raise RuntimeError("%d unexpected bytes after the responses" % len(buf))
+    return bodies
+
+
+def check_server(port):
+    """Correctness checks; returns a list of (check, ok, detail)."""
+    results = []
+    req = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: http_bench\r\n\r\n"
+    for name, n in (("GET", 1), ("16 pipelined GETs", 16), ("1000 pipelined GETs", 1000)):
+        try:
+            with socket.create_connection((HOST, port), timeout=5) as s:
+                s.sendall(req * n)
+                bodies = read_responses(s, n)
+            ok = all(b == BODY for b in bodies)
+            results.append((name, ok, "%d responses" % len(bodies) if ok else "wrong body"))
+        except (OSError, RuntimeError) as e:
+            results.append((name, False, str(e)))
+    if shutil.which("curl"):
+        r = subprocess.run(["curl", "-s", "-m", "5", "http://%s:%d/" % (HOST, port)],
+                           capture_output=True)
+        results.append(("curl", r.stdout == BODY, repr(r.stdout[:40])))
+    if shutil.which("h2load"):
+        r = subprocess.run(["h2load", "--h1", "-n", "2000", "-c", "10", "-m", "4",
+                            "http://%s:%d/" % (HOST, port)], capture_output=True, text=True,
+                           timeout=60)
+        m = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, "
+                      r"(\d+) failed, (\d+) errored", r.stdout)
+        ok = bool(m) and m.group(3) == "2000" and m.group(4) == m.group(5) == "0"
+        results.append(("h2load --h1 -n2000 -c10 -m4", ok,
+                        m.group(0) if m else (r.stdout + r.stderr).strip()[-200:]))
+    return results
+
+
+UNITS_US = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6, "h": 3600e6}
+
+
+def parse_wrk(out):
+    def latency(pct):
+        m = re.search(r"^\s*%s%%\s+([\d.]+)(us|ms|s|m|h)\s*$" % pct, out, re.M)
+        # 0 is wrk's histogram bug under pipelining (wg/wrk#236): unknown, not 0.
+        return float(m.group(1)) * UNITS_US[m.group(2)] if m and float(m.group(1)) else None
+    m_req = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m)", out, re.M)
+    m_rps = re.search(r"^Requests/sec:\s*([\d.]+)", out, re.M)
+    if not m_req or not m_rps:
+        raise RuntimeError("cannot parse wrk output: " + out.strip()[-300:])
+    m_err = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    m_bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "requests": int(m_req.group(1)),
+        "rps": float(m_rps.group(1)),
+        "p50_us": latency(50), "p90_us": latency(90), "p99_us": latency(99),
+        "socket_errors": sum(int(x) for x in m_err.groups()) if m_err else 0,
+        "non_2xx": int(m_bad.group(1)) if m_bad else 0,
+    }
+
+
+def run_wrk(args, port, conns, depth, duration, lua_path, server):
+    cmd = (["taskset", "-c", str(args.client_cpu)] if args.client_cpu is not None else [])
+    cmd += [args.wrk, "-t1", "-c%d" % conns, "-d%ds" % duration, "--latency"]
+    if depth > 1:
+        cmd += ["-s", lua_path]
+    cmd += ["http://%s:%d/" % (HOST, port)]
+    if depth > 1:
+        cmd += ["--", str(depth)]
+    cpu0 = server.cpu()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    time.sleep(0.2)           # let the server finish closing the connections
+    cpu1 = server.cpu()
+    if r.returncode != 0:
+        raise RuntimeError("wrk failed (%d): %s" % (r.returncode, (r.stdout + r.stderr)[-300:]))
+    res = parse_wrk(r.stdout)
+    if server.proc.poll() is not None:
+        raise RuntimeError("server died during the run; output: " + server.output())
+    res["cpu_s"] = cpu1 - cpu0
+    res["cpu_us_per_req"] = (cpu1 - cpu0) * 1e6 / res["requests"] if res["requests"] else None
+    res["command"] = " ".join(cmd)
+    return res
+
+
+def median_of(runs, key):
+    vals = [r[key] for r in runs if r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v, spec):
+    return "-" if v is None else spec % v
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--servers", nargs="+", metavar="NAME=CMD")
+    ap.add_argument("--build-dir", default=os.environ.get("RINGO_BENCH_DIR", "build/bench"),
+                    help="where the default servers are built (default build/bench)")
+    ap.add_argument("--duration", type=parse_duration, default=10, help="per wrk run (10s)")
+    ap.add_argument("--warmup", type=parse_duration, default=1, help="per server (1s)")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds over all servers; medians")
+    ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--no-check", action="store_true", help="skip the correctness checks")
+    ap.add_argument("--server-cpu", type=int, default=1)
+    ap.add_argument("--client-cpu", type=int, default=0)
+    ap.add_argument("--wrk", default="wrk")
+    ap.add_argument("--ready-timeout", type=float, default=10.0)
+    args = ap.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, through the finally that stops the servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    if not shutil.which(args.wrk):
+        print("http_bench: wrk not found; run:  sudo apt-get install wrk", file=sys.stderr)
+        return 2
+    cpus = os.sched_getaffinity(0)
+    if args.server_cpu not in cpus or args.client_cpu not in cpus or \
+            args.server_cpu == args.client_cpu or not shutil.which("taskset"):
+        print("http_bench: CPUs %s/%s not both available (have %s) or no taskset: not pinning"
+              % (args.server_cpu, args.client_cpu, sorted(cpus)), file=sys.stderr)
+        args.server_cpu = args.client_cpu = None
+    if args.servers:
+        servers = []
+        for spec in args.servers:
+            name, sep, cmd = spec.partition("=")
+            if not sep or not name or not cmd.strip():
+                ap.error("--servers wants NAME=CMD, got %r" % spec)
+            servers.append((name, cmd))
+    else:
+        servers = [(n, os.path.join(args.build_dir, "bench", "net", n + "_http"))
+                   for n in ("epoll", "uv")]
+        servers = [(n, c) for n, c in servers if os.access(c, os.X_OK)]
+        if not servers:
+            ap.error("no --servers and no epoll_http in %s/bench/net" % args.build_dir)
+
+    # runs[(scenario, server)] = list of result dicts; errors[(scenario, server)] = text
+    runs, errors, checks = {}, {}, {}
+    lua = tempfile.NamedTemporaryFile("w", prefix="pipeline-", suffix=".lua", delete=False)
+    lua.write(PIPELINE_LUA)
+    lua.close()
+    live = []
+    try:
+        for rnd in range(args.repeat):
+            for name, cmd in servers:
+                print("http_bench: round %d/%d, %s: %s" % (rnd + 1, args.repeat, name, cmd),
+                      file=sys.stderr, flush=True)
+                try:
+                    server = Server(name, cmd, args.server_cpu, args.ready_timeout)
+                except (OSError, RuntimeError) as e:
+                    for sc in SCENARIOS:
+                        errors[(sc[0], name)] = "failed to start: %s" % e
+                    continue
+                live.append(server)
+                try:
+                    if not args.no_check and rnd == 0:
+                        checks[name] = check_server(server.port)
+                        for check, ok, detail in checks[name]:
+                            print("  check %-28s %s  %s" % (check, "ok  " if ok else "FAIL", detail),
+                                  file=sys.stderr)
+                    if args.warmup:
+                        run_wrk(args, server.port, 100, 1, args.warmup, lua.name, server)
+                    for sc, conns, depth, _ in SCENARIOS:
+                        try:
+                            res = run_wrk(args, server.port, conns, depth, args.duration,
+                                          lua.name, server)
+                            runs.setdefault((sc, name), []).append(res)
+                        except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
+                            errors[(sc, name)] = str(e)
+                            if server.proc.poll() is not None:
+                                break
+                except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
+                    for sc in SCENARIOS:
+                        errors.setdefault((sc[0], name), str(e))
+                finally:
+                    rc = server.stop()
+                    live.remove(server)
+                    if rc not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):
+                        print("  %s exited with status %s on SIGTERM" % (name, rc), file=sys.stderr)
+    finally:
+        for server in live:
+            server.stop()
+        os.unlink(lua.name)
+
+    # The table: medians over the rounds.
+    rows, summary = [], []
+    header = ("scenario", "server", "req/s", "p50", "p99", "CPU us/req", "vs " + servers[0][0], "")
+    for sc, conns, depth, label in SCENARIOS:
+        base = median_of(runs.get((sc, servers[0][0]), []), "cpu_us_per_req")
+        for name, _ in servers:
+            r = runs.get((sc, name), [])
+            entry = {"scenario": sc, "label": label, "server": name, "connections": conns,
+                     "pipeline": depth, "runs": r, "error": errors.get((sc, name))}
+            if not r:
+                rows.append((label, name, "FAILED", "", "", "", "", (entry["error"] or "")[:100]))
+                summary.append(entry)
+                continue
+            med = {k: median_of(r, k) for k in ("rps", "p50_us", "p99_us", "cpu_us_per_req")}
+            ratio = med["cpu_us_per_req"] / base if base and med["cpu_us_per_req"] else None
+            entry.update(med, cpu_ratio_vs_baseline=ratio)
+            bad = sum(x["socket_errors"] for x in r), sum(x["non_2xx"] for x in r)
+            note = ("socket errors %d, non-2xx %d" % bad) if any(bad) else ""
+            if any(x["p99_us"] is None for x in r):
+                note = (note + "; " if note else "") + "wrk gave no p99 (wg/wrk#236)"
+            if entry["error"]:
+                note = (note + "; " if note else "") + "a run failed: " + entry["error"][:80]
+            rows.append((label, name, "%.0f" % med["rps"], fmt(med["p50_us"], "%.0fus"),
+                         fmt(med["p99_us"], "%.0fus"), fmt(med["cpu_us_per_req"], "%.2f"),
+                         fmt(ratio, "%.2fx"), note))
+            summary.append(entry)
+    lines = [header] + rows
+    widths = [max(len(l[i]) for l in lines) for i in range(len(header))]
+    for i, l in enumerate(lines):
+        print("  ".join(c.rjust(w) if 2 <= j <= 6 else c.ljust(w)
+                        for j, (c, w) in enumerate(zip(l, widths))).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths).rstrip())
+    print("wrk -t1, %ds per run, median of %d round(s); server CPU = utime+stime per request; "
+          "server on CPU %s, wrk on CPU %s" % (args.duration, args.repeat, args.server_cpu,
+                                               args.client_cpu))
+
+    if args.json:
+        benchmarks = []
+        for e in summary:
+            run_name = "net/%s/%s" % (e["scenario"], e["server"])
+            if not e["runs"]:
+                benchmarks.append({"name": run_name, "run_name": run_name, "run_type": "iteration",
+                                   "error_occurred": True, "error_message": e["error"]})
+            for r in e["runs"]:
+                benchmarks.append({
+                    "name": run_name, "run_name": run_name, "run_type": "iteration",
+                    "real_time": 1e9 / r["rps"] if r["rps"] else float("nan"),
+                    "cpu_time": r["cpu_us_per_req"] * 1e3 if r["cpu_us_per_req"] else float("nan"),
+                    "time_unit": "ns", "ops_per_iter": 1, "iterations": r["requests"],
+                    "rps": r["rps"], "p50_us": r["p50_us"], "p99_us": r["p99_us"]})
+        doc = {"benchmarks": benchmarks,
+               "net": {"duration_s": args.duration, "repeat": args.repeat,
+                       "server_cpu": args.server_cpu, "client_cpu": args.client_cpu,
+                       "servers": [{"name": n, "command": c} for n, c in servers],
+                       "checks": {n: [{"check": c, "ok": ok, "detail": d} for c, ok, d in v]
+                                  for n, v in checks.items()},
+                       "results": summary}}
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=1)
+    failed = any(not e["runs"] for e in summary) or \
+        any(not ok for v in checks.values() for _, ok, _ in v)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)
