@@ -271,6 +271,29 @@ RINGO_API int ringo_close(int fd);
  * revents (POLLHUP and POLLERR included) or -errno. */
 RINGO_API int ringo_poll(int fd, short events);
 
+/* ---- Files (each one io_uring operation; ringo_read/ringo_write above take
+ * an offset, -1 for the file position) ----------------------------------- */
+
+/* openat(2) through the ring; O_CLOEXEC always added. The descriptor or
+ * -errno. path borrowed. */
+RINGO_API int ringo_open(const char *path, int flags, mode_t mode);
+/* fsync(2), or fdatasync(2) when datasync. */
+RINGO_API int ringo_fsync(int fd, bool datasync);
+/* statx(2): dirfd AT_FDCWD or a directory fd, flags AT_*, mask STATX_*. */
+struct statx;
+RINGO_API int ringo_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *st);
+RINGO_API int ringo_unlink(const char *path);
+RINGO_API int ringo_rename(const char *from, const char *to);
+RINGO_API int ringo_mkdir(const char *path, mode_t mode);
+/* The whole file, in *data (malloc'd, NUL-terminated for convenience; the
+ * caller frees it) and *len. Sized by statx, short reads looped, files that
+ * grow or lie about their size (/proc) read to EOF. */
+RINGO_API int ringo_read_file(const char *path, void **data, size_t *len);
+/* Replace path atomically: write a temporary file in the same directory,
+ * fsync it, rename it over path (and fsync the directory). A crash never
+ * leaves a half-written file under the name. */
+RINGO_API int ringo_write_file(const char *path, const void *data, size_t len);
+
 /* One IORING_OP_NOP through the ring: submit, complete, resume. A ring round
  * trip with no I/O, for measuring the engine. 0 or -ECANCELED. */
 RINGO_API int ringo_nop(void);
@@ -327,6 +350,59 @@ RINGO_API int ringo_stream_write_eof(ringo_stream *s);
  * queued bytes are then delivered in the background). */
 RINGO_API int ringo_stream_close(ringo_stream *s);
 RINGO_API int ringo_stream_fd(const ringo_stream *s);
+
+/* ---- Subprocesses [create_subprocess_exec/_shell, Process] -------------- */
+
+typedef struct ringo_process ringo_process;
+enum ringo_stdio { RINGO_INHERIT, RINGO_PIPE, RINGO_DEVNULL, RINGO_STDOUT /* stderr only */ };
+typedef struct ringo_process_opts {
+    enum ringo_stdio in, out, err;
+    const char *const *env;   /* NULL: inherit */
+    const char *cwd;          /* NULL: inherit */
+} ringo_process_opts;
+
+/* Start argv[0] (searched in PATH) with argv; NULL opts: inherit all. The
+ * child gets only descriptors 0-2. A program that cannot be executed fails
+ * here (-ENOENT, -EACCES), not as a child exiting 127. *out owned by the
+ * caller (ringo_process_free). */
+RINGO_API int ringo_process_spawn(ringo_process **out, const char *const argv[],
+                                  const ringo_process_opts *opts);
+/* "/bin/sh -c cmd". */
+RINGO_API int ringo_process_shell(ringo_process **out, const char *cmd,
+                                  const ringo_process_opts *opts);
+/* The pipes as streams (NULL unless RINGO_PIPE); owned by the process (closed
+ * by ringo_process_free), but may be closed earlier with ringo_stream_close
+ * (e.g. stdin, to send EOF): the accessor returns NULL afterwards. */
+RINGO_API ringo_stream *ringo_process_stdin(ringo_process *p);
+RINGO_API ringo_stream *ringo_process_stdout(ringo_process *p);
+RINGO_API ringo_stream *ringo_process_stderr(ringo_process *p);
+RINGO_API pid_t ringo_process_pid(const ringo_process *p);
+/* Wait for the child to exit; *returncode (optional) as asyncio: the exit
+ * code, or -N if killed by signal N. Later calls return the same code. */
+RINGO_API int ringo_process_wait(ringo_process *p, int *returncode);
+
+typedef struct ringo_buf { char *data; size_t len; } ringo_buf;   /* data malloc'd, NUL-ended */
+/* Write in (then close stdin), read stdout and stderr to EOF at the same
+ * time (no pipe deadlock at any size), wait. out/err optional; their data is
+ * the caller's to free. */
+RINGO_API int ringo_process_communicate(ringo_process *p, const void *in, size_t inlen,
+                                        ringo_buf *out, ringo_buf *err, int *returncode);
+RINGO_API int ringo_process_kill(ringo_process *p, int sig);
+/* Closes the pipes; a child still running is killed (SIGKILL) and reaped. */
+RINGO_API void ringo_process_free(ringo_process *p);
+
+typedef struct ringo_command_result { ringo_buf out, err; int returncode; } ringo_command_result;
+/* Run cmd with the shell, capture stdout and stderr, wait. */
+RINGO_API int ringo_run_command(const char *cmd, ringo_command_result *r);
+RINGO_API void ringo_command_result_free(ringo_command_result *r);
+
+/* ---- Signals [add_signal_handler] --------------------------------------- */
+
+/* Suspend until signo is delivered to the process, through a signalfd read
+ * on the ring; returns signo. While some task waits, signo is blocked on
+ * the loop's thread (and restored when the last waiter leaves). Every task
+ * waiting on signo wakes. -EINVAL for SIGKILL, SIGSTOP or a bad number. */
+RINGO_API int ringo_wait_signal(int signo);
 
 #ifdef __cplusplus
 }
