@@ -174,6 +174,7 @@ static int slab_new(coro_pool *p)
         s->size = stride;
         s->top = (char *)s->base + stride;
         s->guard = guarded;
+        s->dirty = 0;   /* fresh from mmap: nothing to release */
         s->valgrind_id = 0;
 #ifdef HAVE_VALGRIND
         s->valgrind_id = VALGRIND_STACK_REGISTER(ringo__stack_low(s), s->top);
@@ -197,6 +198,7 @@ coro_stack *ringo__stack_get(coro_pool *p)
     s->next_free = NULL;
     p->nfree--;
     p->nlive++;
+    s->dirty = 1;
     /* Rotate the start by a cache line within one page so that stacks,
      * all page-aligned, do not put their hot top frames in the same sets. */
     size_t off = (size_t)(p->stagger++ % STAGGER_SLOTS) * STAGGER_STEP;
@@ -226,12 +228,28 @@ void ringo__stack_put(coro_pool *p, const coro_t *c)
         lo = ringo__stack_low(s);
     ASAN_UNPOISON_MEMORY_REGION(lo, (size_t)((char *)s->base + s->size - lo));
 #endif
-    if (p->nfree >= p->max_free) /* keep the mapping, drop the memory */
-        madvise(ringo__stack_low(s), s->size - ringo__coro_guard_size, MADV_DONTNEED);
+    if (p->nfree >= p->max_free)
+        p->trim_due = 1;   /* released later, in bulk, if still unused */
     s->next_free = p->free;
     p->free = s;
     p->nfree++;
     p->nlive--;
+}
+
+void coro_pool_trim(coro_pool *p, int64_t now_ns)
+{
+    if (!p->trim_due || now_ns - p->last_trim < 1000000000)
+        return;
+    p->last_trim = now_ns;
+    p->trim_due = 0;
+    /* The list is LIFO: the first max_free are the warm ones, kept. */
+    size_t i = 0;
+    for (coro_stack *s = p->free; s; s = s->next_free, i++) {
+        if (i < p->max_free || !s->dirty)
+            continue;
+        madvise(ringo__stack_low(s), s->size - ringo__coro_guard_size, MADV_DONTNEED);
+        s->dirty = 0;
+    }
 }
 
 void coro_pool_destroy(coro_pool *p)

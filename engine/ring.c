@@ -166,6 +166,8 @@ static void ring_step(ringo_loop *l, bool wait)
         reap(l);
         return;
     }
+    if (wait)   /* about to idle: a good moment to shrink the stack cache */
+        coro_pool_trim(&l->pool, ringo_now());
     int ret = submit(l, wait);
     /* -EBUSY/-EAGAIN: the CQ is backed up; reaping makes room, and the SQEs
      * not taken stay in the SQ for the next step. -EINTR: a signal. */

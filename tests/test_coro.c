@@ -308,6 +308,47 @@ Test(coro, stack_reused_from_pool)
     coro_destroy(&co_b, &pool);
 }
 
+static void touch_and_finish(void *arg)
+{
+    volatile char buf[32 * 1024];
+    for (size_t i = 0; i < sizeof buf; i += 512)
+        buf[i] = 1;
+    (void)arg;
+    coro_exit(coro_current(), &main_ctx);
+}
+
+static long resident_pages(void)
+{
+    long size = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    cr_assert_not_null(f);
+    cr_assert_eq(fscanf(f, "%ld %ld", &size, &rss), 2);
+    fclose(f);
+    return rss;
+}
+
+Test(coro, trim_releases_cold_stacks_and_keeps_warm_ones)
+{
+    enum { N = 256 };
+    static coro_t co[N];
+    pool.max_free = 16;
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(coro_create(&co[i], &pool, touch_and_finish, NULL, "t"), 0);
+    for (int i = 0; i < N; i++)
+        coro_switch(&main_ctx, &co[i]);
+    for (int i = 0; i < N; i++)
+        coro_destroy(&co[i], &pool);
+    long before = resident_pages();
+    coro_pool_trim(&pool, 0);                    /* within a second of the last: nothing */
+    cr_expect_lt(before - resident_pages(), 64, "released too early");
+    before = resident_pages();
+    coro_pool_trim(&pool, 10 * 1000000000LL);
+    long freed = before - resident_pages();
+    /* 240 cold stacks of >= 32 KiB touched each: most of that comes back. */
+    cr_expect_geq(freed * 4096L, (N - 16) * 24 * 1024L, "only %ld pages released", freed);
+    cr_expect_eq(pool.nfree >= N, 1);
+}
+
 static void check_current(void *arg)
 {
     *(coro_t **)arg = coro_current();
