@@ -71,7 +71,21 @@ static void report(const char *what, const coro_t *c, const char *tail)
 {
     const char *name = c && c->name ? c->name : "?";
     write_all(what, strlen(what));
-    write_all(name, strlen(name));
+    if (*name || !c) {
+        write_all(name, strlen(name));
+    } else {
+        /* A default name not formatted yet (the engine does it lazily):
+         * format it here, without stdio (we may be in a signal handler). */
+        char digits[24];
+        int n = 0;
+        unsigned long long id = c->name_id;
+        do {
+            digits[sizeof digits - 1 - n++] = (char)('0' + id % 10);
+            id /= 10;
+        } while (id);
+        write_all("Task-", 5);
+        write_all(digits + sizeof digits - n, (size_t)n);
+    }
     write_all(tail, strlen(tail));
 }
 
@@ -144,6 +158,7 @@ int coro_create(coro_t *c, coro_pool *p, coro_fn fn, void *arg, const char *name
     c->fn = fn;
     c->arg = arg;
     c->name = name;
+    c->name_id = 0;
     c->asan_bottom = ringo__stack_low(s);
     c->asan_size = (size_t)((char *)s->base + s->size - ringo__stack_low(s));
 

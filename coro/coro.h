@@ -50,6 +50,7 @@ typedef struct coro {
     coro_fn fn;
     void *arg;
     const char *name;       /* shown in the stack-overflow message; borrowed */
+    unsigned long long name_id; /* an empty name is shown as "Task-<name_id>" */
     /* sanitizer bookkeeping */
     void *asan_fake_stack;
     const void *asan_bottom;

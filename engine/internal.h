@@ -173,6 +173,7 @@ int  ringo__task_new(ringo_loop *l, ringo_task **out, const char *name, ringo_fn
 void ringo__task_reap(ringo_loop *l, ringo_task *t); /* after DONE: stack back, maybe free */
 void ringo__task_release(ringo_task *t);            /* drop the caller's reference */
 bool ringo__task_valid(const ringo_task *t);
+const char *ringo__task_name(ringo_task *t);        /* formats a default name on demand */
 void ringo__tasks_free_all(ringo_loop *l);
 void ringo__done_wait(ringo_task *t, ringo__done_waiter *w); /* queue w on t (not DONE) */
 /* await.c: wait for t to finish, cancelling it if the caller is cancelled

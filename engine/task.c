@@ -107,7 +107,6 @@ static void task_entry(void *arg)
     ringo__exit_current(l, t);
 }
 
-/* "Task-<id>" without snprintf, which costs more than the rest of a spawn. */
 static void default_name(char *buf, uint64_t id)
 {
     char digits[24];
@@ -128,24 +127,27 @@ int ringo__task_new(ringo_loop *l, ringo_task **out, const char *name, ringo_fn 
     if (!t)
         return -ENOMEM;
     uint64_t id = ++l->next_id;
-    if (name && strlen(name) >= RINGO_TASK_NAME_INLINE) {
+    size_t len = name ? strlen(name) : 0;
+    if (len >= RINGO_TASK_NAME_INLINE) {
         t->name = strdup(name);
         if (!t->name) {
             slot_put(l, t);
             return -ENOMEM;
         }
     } else {
+        /* An empty name stands for "Task-<id>", formatted when first asked
+         * for: formatting costs more than the rest of a spawn. */
         t->name = t->name_inline;
-        if (name)
-            strcpy(t->name_inline, name);
-        else
-            default_name(t->name_inline, id);
+        if (len)
+            memcpy(t->name_inline, name, len);
+        t->name_inline[len] = 0;
     }
     int ret = coro_create(&t->coro, &l->pool, task_entry, t, t->name);
     if (ret < 0) {
         slot_put(l, t);
         return ret;
     }
+    t->coro.name_id = id;
     t->loop = l;
     t->fn = fn;
     t->arg = arg;
@@ -227,9 +229,17 @@ bool ringo_task_done(const ringo_task *t)
     return t && (t->state == RINGO_T_DONE || t->state == RINGO_T_FREE);
 }
 
+const char *ringo__task_name(ringo_task *t)
+{
+    if (!t->name[0])
+        default_name(t->name_inline, t->id);
+    return t->name;
+}
+
 const char *ringo_task_name(const ringo_task *t)
 {
-    return ringo__task_valid(t) ? t->name : NULL;
+    /* Formatting the default name on first use is not a visible change. */
+    return ringo__task_valid(t) ? ringo__task_name((ringo_task *)t) : NULL;
 }
 
 ringo_task *ringo_self(void)
