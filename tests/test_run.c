@@ -166,3 +166,17 @@ Test(run, an_await_cycle_is_broken_not_a_hang)
     cr_assert_not_null(strstr(err, "deadlock"), "stderr: %s", err);
     free(err);
 }
+
+static int ring_work(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(ringo_nop(), 0);
+    cr_assert_eq(ringo_sleep(RINGO_MS(2)), 0);
+    return 0;
+}
+
+Test(run, sqpoll_config_runs_or_falls_back)
+{
+    ringo_config cfg = { .flags = RINGO_CFG_SQPOLL };
+    cr_assert_eq(run_clean_config(&cfg, ring_work, NULL), 0);
+}
