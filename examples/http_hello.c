@@ -13,9 +13,11 @@
  * the client lets replies pile up (above 64 KiB).
  *
  * Like epoll_http (its benchmark baseline), it handles GET-style requests
- * without bodies. Stop it with Ctrl-C (default signal disposition). */
+ * without bodies. Ctrl-C (SIGINT) or SIGTERM stops it cleanly: a task waits
+ * on each signal, then the server is closed and main returns 0. */
 #include <errno.h>
 #include <ringo.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,43 @@ static int handle(ringo_stream *s, void *arg)
     }
 }
 
+static int watch(void *arg)
+{
+    return ringo_wait_signal(*(const int *)arg);
+}
+
+/* One task per stop signal; they are waiting (the signals no longer kill
+ * us) when this returns. */
+static int watch_signals(ringo_task *t[2])
+{
+    static const int sigs[2] = { SIGINT, SIGTERM };
+    for (int i = 0; i < 2; i++) {
+        int ret = ringo_spawn(&t[i], watch, (void *)&sigs[i]);
+        if (ret < 0) {
+            if (i) {
+                (void)ringo_cancel(t[0]);
+                (void)ringo_await(t[0]);
+            }
+            return ret;
+        }
+    }
+    (void)ringo_yield();
+    return 0;
+}
+
+/* The first stop signal to arrive (or -errno); both watchers are gone. */
+static int first_signal(ringo_task *t[2])
+{
+    int got = ringo_wait(t, 2, RINGO_FIRST_COMPLETED, -1);
+    for (int i = 0; i < 2; i++) {
+        (void)ringo_cancel(t[i]);
+        int ret = ringo_await(t[i]);
+        if (ret > 0)
+            got = ret;
+    }
+    return got;
+}
+
 static int serve(void *arg)
 {
     char **argv = arg;
@@ -54,12 +93,17 @@ static int serve(void *arg)
         fprintf(stderr, "http_hello: cannot listen on %s:%s: %s\n", host, port, strerror(-ret));
         return ret;
     }
+    ringo_task *watchers[2];
+    if ((ret = watch_signals(watchers)) < 0) {
+        ringo_server_close(srv);
+        return ret;
+    }
     const char *l = strchr(host, ':') ? "[" : "", *r = *l ? "]" : "";   /* IPv6: [::1] */
     printf("listening on %s%s%s:%d\n", l, host, r, ringo_server_port(srv));
     fflush(stdout);
-    ret = ringo_server_serve_forever(srv);
-    ringo_server_close(srv);
-    return ret;
+    int signo = first_signal(watchers);
+    ringo_server_close(srv);   /* cancels and awaits the connection handlers */
+    return signo > 0 ? 0 : signo;
 }
 
 int main(int argc, char **argv)

@@ -62,8 +62,7 @@ static void streams_close(ringo__closer *c, ringo_loop *l)
         if (!s->closing) {
             if (l->debug)
                 fprintf(stderr, "ringo: stream fd %d was not closed; closing it\n", s->fd);
-            s->closing = s->wshut = true;
-            s->eof_pending = false;
+            ringo__stream_mark_closing(s);
         }
         ringo__stream_sync(s);   /* may free s; n stays valid */
     }
@@ -219,8 +218,7 @@ int ringo_stream_close(ringo_stream *s)
     /* Freeing s under a task that waits on it would be a use after free. */
     if (s->reader || !rlist_empty(&s->drainers))
         return -EBUSY;
-    s->closing = s->wshut = true;
-    s->eof_pending = false;   /* close sends the FIN */
+    ringo__stream_mark_closing(s);   /* close sends the FIN */
     ringo__stream_send_sync(s);
     ringo__stream_recv_sync(s);   /* cancels the recv */
     ringo_loop *l;

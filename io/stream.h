@@ -53,6 +53,7 @@ struct ringo_stream {
     bool is_sock;
     bool closing;          /* ringo_stream_close ran: finish when no op is left */
     bool fd_closed;        /* a pipe's write_eof closed it early */
+    ringo_stream **owner;  /* a holder's slot (a subprocess's pipe), NULLed at close */
 
     /* Read side. The buffered bytes are in one place: a provided buffer
      * still held (pbid >= 0; zero-copy when a reader takes it whole) or
@@ -107,6 +108,15 @@ bool ringo__streams_multishot(ringo__streams *sl);   /* lazily sets up the buffe
 bool ringo__stream_busy(const ringo_stream *s);      /* an op in flight or bytes to send */
 void ringo__stream_after_cqe(ringo_stream *s);       /* from a CQE handler */
 void ringo__stream_sync(ringo_stream *s);            /* start/cancel what the state asks */
+/* Mark s closing: no more writes; a holder's slot (owner) forgets it. */
+static inline void ringo__stream_mark_closing(ringo_stream *s)
+{
+    s->closing = s->wshut = true;
+    s->eof_pending = false;
+    if (s->owner)
+        *s->owner = NULL;
+    s->owner = NULL;
+}
 
 /* stream_read.c */
 void ringo__stream_read_init(ringo_stream *s);

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
     build-essential meson ninja-build pkg-config liburing-dev
     libbenchmark-dev g++ libboost-context-dev
-    python3
+    python3 wrk libuv1-dev
 )
 need_packages "${PACKAGES[@]}"
 
@@ -66,9 +66,99 @@ rm -f "$out_sync" "$out_asyncio"
 if [ -s "$out_sync" ] && command -v python3 >/dev/null; then
     python3 bench/bench_asyncio.py --out "$out_asyncio"
 fi
+# Subprocesses: spawn + wait of `true`, ringo, then asyncio's
+# create_subprocess_exec doing the same (bench/bench_process.py).
+out_proc=$B/bench_process.json
+out_proc_asyncio=$B/bench_process_asyncio.json
+rm -f "$out_proc" "$out_proc_asyncio"
+"$B/bench/bench_process" \
+    --benchmark_repetitions="$REPS" \
+    --benchmark_enable_random_interleaving=true \
+    --benchmark_display_aggregates_only=true \
+    --benchmark_out="$out_proc" --benchmark_out_format=json \
+    "$@"
+if [ -s "$out_proc" ] && command -v python3 >/dev/null; then
+    python3 bench/bench_process.py --runs "$REPS" --out "$out_proc_asyncio"
+fi
+# Files: 4 KiB random reads (64 tasks on ringo_read against a pread loop)
+# from a page-cached 256 MiB file, made once in the build dir and kept.
+out_file=$B/bench_file.json
+out_cp=$B/bench_cp.json
+rm -f "$out_file" "$out_cp"
+RINGO_BENCH_FILE="$B/bench_file.dat" "$B/bench/bench_file" \
+    --benchmark_repetitions="$REPS" \
+    --benchmark_enable_random_interleaving=true \
+    --benchmark_display_aggregates_only=true \
+    --benchmark_out="$out_file" --benchmark_out_format=json \
+    "$@"
+# A 1 GiB copy: examples/cp against coreutils cp (copy_file_range: an
+# in-kernel copy), cp --reflink=never (read/write, 128 KiB) and dd bs=1M,
+# from a page-cached source, each 3 times in shuffled order with the last
+# copy's writeback flushed first; wall and CPU (children's rusage) to
+# report.py's JSON. Skipped when a benchmark filter was given.
+if [ $# -eq 0 ]; then
+    python3 - "$B/examples/cp" "$out_cp" "$B" <<'EOF' || echo "ringo: the copy benchmark failed"
+import json, os, random, subprocess, sys, time
+ringo_cp, out, d = sys.argv[1:4]
+size, reps = 1 << 30, 3
+src, dst = os.path.join(d, "copy-bench.src"), os.path.join(d, "copy-bench.dst")
+tools = {"ringo_cp": [ringo_cp, src, dst], "cp": ["cp", src, dst],
+         "cp_reflink_never": ["cp", "--reflink=never", src, dst],
+         "dd_bs1M": ["dd", "if=" + src, "of=" + dst, "bs=1M", "status=none"]}
+rows = []
+def rm(p):
+    try: os.unlink(p)
+    except FileNotFoundError: pass
+try:
+    block = os.urandom(1 << 24)
+    with open(src, "wb") as f:
+        for _ in range(size // len(block)): f.write(block)
+    os.sync()
+    with open(src, "rb") as f:
+        while f.read(1 << 24): pass
+    for rep in range(reps):
+        order = list(tools); random.shuffle(order)
+        for name in order:
+            rm(dst); os.sync()
+            t0 = time.perf_counter()
+            p = subprocess.Popen(tools[name])
+            _, status, ru = os.wait4(p.pid, 0)
+            real = time.perf_counter() - t0
+            ok = status == 0 and os.path.getsize(dst) == size
+            if ok and rep == 0 and name == "ringo_cp":
+                ok = subprocess.run(["cmp", "-s", src, dst]).returncode == 0
+            r = {"name": "BM_copy_1GiB/" + name, "run_name": "BM_copy_1GiB/" + name,
+                 "run_type": "iteration", "real_time": real * 1e9,
+                 "cpu_time": (ru.ru_utime + ru.ru_stime) * 1e9, "time_unit": "ns",
+                 "ops_per_iter": 1}
+            if not ok:
+                r.update(error_occurred=True, error_message="copy failed or differs")
+            rows.append(r)
+finally:
+    rm(src); rm(dst)
+with open(out, "w") as f:
+    json.dump({"benchmarks": rows}, f)
+EOF
+fi
+# Network: ringo's http_hello beside the epoll (and libuv) server under wrk,
+# each server pinned to its own CPU; then RSS per idle connection. Skipped
+# when a benchmark filter was given (a focused run).
+net_out=$B/net.json
+rss_out=$B/idle_rss.json
+rm -f "$net_out" "$rss_out"
+if [ $# -eq 0 ]; then
+    servers=(epoll="$B/bench/net/epoll_http")
+    [ -x "$B/bench/net/uv_http" ] && servers+=(uv="$B/bench/net/uv_http")
+    servers+=(ringo="$B/examples/http_hello")
+    python3 bench/net/http_bench.py --build-dir "$B" --duration "${RINGO_NET_DURATION:-5s}" \
+        --repeat "${RINGO_NET_REPEAT:-3}" --json "$net_out" --servers "${servers[@]}" ||
+        echo "ringo: the network benchmark had failures (see its table)"
+    "$B/bench/net/idle_rss" 10000 "$rss_out" || echo "ringo: idle_rss failed"
+fi
 echo
 results=()
-for f in "$out" "$out_nofpu" "$out_sync" "$out_asyncio"; do
+for f in "$out" "$out_nofpu" "$out_sync" "$out_asyncio" "$net_out" "$rss_out" "$out_file" "$out_cp" \
+         "$out_proc" "$out_proc_asyncio"; do
     if [ -s "$f" ]; then results+=("$f"); fi
 done
 python3 bench/report.py "${results[@]}"

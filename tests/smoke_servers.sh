@@ -1,10 +1,12 @@
 #!/bin/sh
 # Smoke test of the network examples: each server starts on a free port
 # (port 0; the port is read back from its "listening on" line), is talked to
-# (echo_client, curl, a pipelining client), then terminated with SIGTERM.
-# usage: smoke_servers.sh ECHO_SERVER ECHO_CLIENT HTTP_HELLO
+# (echo_client, curl, a pipelining client), then stopped with SIGINT or
+# SIGTERM, which each must answer by closing its server and exiting 0.
+# graceful_server must also finish a request in progress when signalled.
+# usage: smoke_servers.sh ECHO_SERVER ECHO_CLIENT HTTP_HELLO GRACEFUL_SERVER
 set -u
-echo_server=$1 echo_client=$2 http_hello=$3
+echo_server=$1 echo_client=$2 http_hello=$3 graceful_server=$4
 dir=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$dir"; }
@@ -18,7 +20,7 @@ start() {
     "$2" 0 "$3" >"$out" 2>&1 &
     pid=$!
     i=0
-    while ! grep -q '^listening on ' "$out"; do
+    while ! grep -qs '^listening on ' "$out"; do
         i=$((i + 1))
         [ $i -gt 100 ] && fail "$1 did not print 'listening on' within 10 s"
         kill -0 "$pid" 2>/dev/null || fail "$1 exited early"
@@ -29,10 +31,13 @@ start() {
     echo "$1 listening on $3 port $port"
 }
 
+# stop SIG: send SIG to the server, which must exit 0 on its own.
 stop() {
-    kill -TERM "$pid" || fail "server already gone"
-    wait "$pid" 2>/dev/null
+    kill -"$1" "$pid" || fail "server already gone"
+    wait "$pid"
+    st=$?
     pid=
+    [ $st -eq 0 ] || fail "exit status $st after SIG$1, want 0"
 }
 
 # echo server: lines from argv, then from stdin, over IPv4 and IPv6.
@@ -42,7 +47,7 @@ for host in 127.0.0.1 ::1; do
     [ "$got" = "$(printf 'hello\ntwo words')" ] || fail "echo argv: got '$got'"
     got=$(printf 'a\nb\nc\n' | "$echo_client" -p "$port" -h $host)
     [ "$got" = "$(printf 'a\nb\nc')" ] || fail "echo stdin: got '$got'"
-    stop
+    if [ $host = ::1 ]; then stop TERM; else stop INT; fi
 done
 # The client reports a refused connection and fails.
 if "$echo_client" -p "$port" x >/dev/null 2>&1; then fail "echo_client to a dead port succeeded"; fi
@@ -79,5 +84,44 @@ s.close()
 print("pipelining: 11 responses")
 PY
 fi
-stop
+stop TERM
+
+# Graceful shutdown: SIGINT while /slow is half answered and another
+# keep-alive connection idles. The slow request completes, both connections
+# see EOF, and the server says so and exits 0.
+start graceful_server "$graceful_server" 127.0.0.1
+if command -v python3 >/dev/null; then
+    python3 - "$port" "$pid" <<'PY' || fail "graceful shutdown"
+import os, signal, socket, sys
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+def conn():
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+def read_until(s, want, data=b""):
+    while want not in data:
+        chunk = s.recv(65536)
+        assert chunk, "closed early: %r" % data
+        data += chunk
+    return data
+idle, slow = conn(), conn()
+idle.sendall(b"GET / HTTP/1.1\r\n\r\n")
+read_until(idle, b"Hello, world!")
+slow.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
+data = read_until(slow, b"Hello, ")      # the request is surely in progress
+os.kill(pid, signal.SIGINT)
+data = read_until(slow, b"Hello, world!", data)
+assert slow.recv(1) == b"", "slow: no EOF after the answer"
+assert idle.recv(1) == b"", "idle: no EOF"
+print("graceful: slow request finished, connections closed")
+PY
+else
+    got=$(curl -sS --max-time 10 "http://127.0.0.1:$port/")
+    [ "$got" = "Hello, world!" ] || fail "curl: got '$got'"
+    kill -INT "$pid"
+fi
+wait "$pid"
+st=$?
+pid=
+[ $st -eq 0 ] || fail "graceful_server: exit status $st after SIGINT, want 0"
+grep -q '^stopped by SIGINT: [12] request(s) served, 0 cut short$' "$out" ||
+    fail "graceful_server: no 'stopped' line"
 echo "ok"

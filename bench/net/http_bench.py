@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -236,8 +237,9 @@ def run_wrk(args, port, conns, depth, duration, lua_path, server):
     cmd += ["http://%s:%d/" % (HOST, port)]
     if depth > 1:
         cmd += ["--", str(depth)]
-    cpu0 = server.cpu()
+    cpu0, t0, kids0 = server.cpu(), time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    kids1, t1 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
     time.sleep(0.2)           # let the server finish closing the connections
     cpu1 = server.cpu()
     if r.returncode != 0:
@@ -247,6 +249,10 @@ def run_wrk(args, port, conns, depth, duration, lua_path, server):
         raise RuntimeError("server died during the run; output: " + server.output())
     res["cpu_s"] = cpu1 - cpu0
     res["cpu_us_per_req"] = (cpu1 - cpu0) * 1e6 / res["requests"] if res["requests"] else None
+    # Which side is the bottleneck: a server under ~90% busy means wrk limits req/s.
+    res["server_busy_pct"] = 100 * (cpu1 - cpu0) / (t1 - t0)
+    wrk_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
+    res["wrk_busy_pct"] = 100 * wrk_cpu / (t1 - t0)
     res["command"] = " ".join(cmd)
     return res
 
@@ -352,7 +358,8 @@ def main(argv):
 
     # The table: medians over the rounds.
     rows, summary = [], []
-    header = ("scenario", "server", "req/s", "p50", "p99", "CPU us/req", "vs " + servers[0][0], "")
+    header = ("scenario", "server", "req/s", "p50", "p99", "CPU us/req", "vs " + servers[0][0],
+              "busy srv/wrk", "")
     for sc, conns, depth, label in SCENARIOS:
         base = median_of(runs.get((sc, servers[0][0]), []), "cpu_us_per_req")
         for name, _ in servers:
@@ -360,32 +367,37 @@ def main(argv):
             entry = {"scenario": sc, "label": label, "server": name, "connections": conns,
                      "pipeline": depth, "runs": r, "error": errors.get((sc, name))}
             if not r:
-                rows.append((label, name, "FAILED", "", "", "", "", (entry["error"] or "")[:100]))
+                rows.append((label, name, "FAILED", "", "", "", "", "", (entry["error"] or "")[:100]))
                 summary.append(entry)
                 continue
-            med = {k: median_of(r, k) for k in ("rps", "p50_us", "p99_us", "cpu_us_per_req")}
+            med = {k: median_of(r, k) for k in ("rps", "p50_us", "p99_us", "cpu_us_per_req",
+                                                "server_busy_pct", "wrk_busy_pct")}
             ratio = med["cpu_us_per_req"] / base if base and med["cpu_us_per_req"] else None
             entry.update(med, cpu_ratio_vs_baseline=ratio)
             bad = sum(x["socket_errors"] for x in r), sum(x["non_2xx"] for x in r)
             note = ("socket errors %d, non-2xx %d" % bad) if any(bad) else ""
+            if conns > 1 and max(med["server_busy_pct"], med["wrk_busy_pct"]) < 85:
+                note = (note + "; " if note else "") + "neither side saturated: machine busy?"
             if any(x["p99_us"] is None for x in r):
                 note = (note + "; " if note else "") + "wrk gave no p99 (wg/wrk#236)"
             if entry["error"]:
                 note = (note + "; " if note else "") + "a run failed: " + entry["error"][:80]
             rows.append((label, name, "%.0f" % med["rps"], fmt(med["p50_us"], "%.0fus"),
                          fmt(med["p99_us"], "%.0fus"), fmt(med["cpu_us_per_req"], "%.2f"),
-                         fmt(ratio, "%.2fx"), note))
+                         fmt(ratio, "%.2fx"),
+                         "%.0f%%/%.0f%%" % (med["server_busy_pct"], med["wrk_busy_pct"]), note))
             summary.append(entry)
     lines = [header] + rows
     widths = [max(len(l[i]) for l in lines) for i in range(len(header))]
     for i, l in enumerate(lines):
-        print("  ".join(c.rjust(w) if 2 <= j <= 6 else c.ljust(w)
+        print("  ".join(c.rjust(w) if 2 <= j <= 7 else c.ljust(w)
                         for j, (c, w) in enumerate(zip(l, widths))).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths).rstrip())
     print("wrk -t1, %ds per run, median of %d round(s); server CPU = utime+stime per request; "
-          "server on CPU %s, wrk on CPU %s" % (args.duration, args.repeat, args.server_cpu,
-                                               args.client_cpu))
+          "server on CPU %s, wrk on CPU %s;\nbusy = CPU time / wall time: the side near 100%% "
+          "limits req/s, so compare CPU us/req" % (args.duration, args.repeat, args.server_cpu,
+                                                    args.client_cpu))
 
     if args.json:
         benchmarks = []
@@ -401,6 +413,12 @@ def main(argv):
                     "cpu_time": r["cpu_us_per_req"] * 1e3 if r["cpu_us_per_req"] else float("nan"),
                     "time_unit": "ns", "ops_per_iter": 1, "iterations": r["requests"],
                     "rps": r["rps"], "p50_us": r["p50_us"], "p99_us": r["p99_us"]})
+                if r["p50_us"]:   # the median latency as its own row, for latency targets
+                    lat = "net/%s_p50/%s" % (e["scenario"], e["server"])
+                    benchmarks.append({
+                        "name": lat, "run_name": lat, "run_type": "iteration",
+                        "real_time": r["p50_us"] * 1e3, "cpu_time": r["p50_us"] * 1e3,
+                        "time_unit": "ns", "ops_per_iter": 1})
         doc = {"benchmarks": benchmarks,
                "net": {"duration_s": args.duration, "repeat": args.repeat,
                        "server_cpu": args.server_cpu, "client_cpu": args.client_cpu,

@@ -1,0 +1,279 @@
+/* ringo_wait_signal (asyncio's add_signal_handler, as a wait).
+ *
+ * One signalfd per loop, created on the first wait, covers exactly the
+ * signals some task waits on. Each of them is blocked on the loop's thread
+ * while it has a waiter (the workers block everything already), so it stays
+ * pending for the signalfd instead of taking its normal disposition. One
+ * IORING_OP_READ on the signalfd is in flight exactly while some task waits
+ * (counted in l->inflight, like the worker pool's eventfd read): with no
+ * waiter the loop must be able to finish or detect a deadlock.
+ *
+ * A delivery wakes every task waiting on that signal, and that signal's
+ * waiters are gone at once: in the same completion handler it leaves the
+ * signalfd's mask and is unblocked again (if we blocked it). So ringo
+ * consumes a signal only while a task waits for it. An instance that arrives
+ * after the delivery (or while the last waiter leaves) is not kept for a
+ * later waiter: it takes its normal disposition when unblocked. A signal the
+ * user blocks himself stays blocked and pending, and the next waiter gets
+ * it: the read finds it, also one already in flight, since changing a
+ * signalfd's mask wakes its pollers. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "engine/internal.h"
+
+typedef struct sig_waiter {
+    rlist link;              /* on st->waiters[signo] until delivered or gone */
+    ringo__wait wait;
+    ringo_task *task;
+    int signo;
+    int res;                 /* 0 while waiting, then signo or -errno */
+} sig_waiter;
+
+typedef struct sig_state {
+    ringo__closer closer;
+    ringo__cqe_handler h;
+    ringo__timer rearm;      /* re-arm deferred out of a completion handler */
+    ringo_loop *loop;
+    int fd;
+    size_t nwaiters;         /* over all signals */
+    sigset_t mask;           /* signals with waiters: the signalfd's mask */
+    sigset_t ours;           /* those we blocked (were unblocked before) */
+    bool reading, cancelling, rearm_armed;
+    struct signalfd_siginfo si;   /* the read's buffer */
+    rlist waiters[NSIG];
+} sig_state;
+
+/* One loop per thread, so the thread finds its loop's state here. */
+static __thread sig_state *state;
+
+/* ---- the mask ----------------------------------------------------------- */
+
+/* signo got its first waiter: block it and add it to the signalfd. */
+static int sig_add(sig_state *st, int signo)
+{
+    sigset_t cur, one;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    pthread_sigmask(SIG_BLOCK, &one, &cur);
+    sigaddset(&st->mask, signo);
+    if (signalfd(st->fd, &st->mask, 0) < 0) {
+        int err = -errno;
+        sigdelset(&st->mask, signo);
+        if (!sigismember(&cur, signo))
+            pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+        return err;
+    }
+    if (!sigismember(&cur, signo))
+        sigaddset(&st->ours, signo);
+    return 0;
+}
+
+/* signo lost its last waiter: out of the signalfd, and unblocked if we
+ * blocked it (a pending instance is delivered normally right here). */
+static void sig_drop(sig_state *st, int signo)
+{
+    sigdelset(&st->mask, signo);
+    (void)signalfd(st->fd, &st->mask, 0);   /* only fails on a bad fd or mask */
+    if (sigismember(&st->ours, signo)) {
+        sigdelset(&st->ours, signo);
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, signo);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    }
+}
+
+/* ---- the read ----------------------------------------------------------- */
+
+static void arm_sqe(sig_state *st, struct io_uring_sqe *sqe)
+{
+    io_uring_prep_read(sqe, st->fd, &st->si, sizeof st->si, 0);
+    io_uring_sqe_set_data(sqe, &st->h);
+    st->reading = true;
+    st->loop->inflight++;
+}
+
+/* From a task or a timer, never from a completion handler: ringo__sqe may
+ * reap. */
+static void arm(sig_state *st)
+{
+    if (!st->reading && st->nwaiters)
+        arm_sqe(st, ringo__sqe(st->loop));
+}
+
+/* Nobody waits any more: cancel the read. Its completion (-ECANCELED, or a
+ * signal it took just before) still comes, and keeps it counted till then. */
+static void disarm(sig_state *st)
+{
+    if (!st->reading || st->cancelling)
+        return;
+    st->cancelling = true;   /* before ringo__sqe: it may reap the read */
+    struct io_uring_sqe *sqe = ringo__sqe(st->loop);
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&st->h, 0);
+    io_uring_sqe_set_data64(sqe, 0);
+}
+
+static void rearm_fire(ringo__timer *tm)
+{
+    sig_state *st = (sig_state *)((char *)tm - offsetof(sig_state, rearm));
+    st->rearm_armed = false;
+    arm(st);
+}
+
+/* Wake every waiter on signo with res; they are off the list at once. */
+static void wake_all(sig_state *st, int signo, int res)
+{
+    rlist *head = &st->waiters[signo];
+    while (!rlist_empty(head)) {
+        sig_waiter *w = rlist_entry(head->next, sig_waiter, link);
+        rlist_del(&w->link);
+        st->nwaiters--;
+        w->res = res;
+        ringo__wake(w->task);
+    }
+    sig_drop(st, signo);
+}
+
+static void read_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
+{
+    sig_state *st = (sig_state *)((char *)h - offsetof(sig_state, h));
+    ringo_loop *l = st->loop;
+    st->reading = st->cancelling = false;
+    l->inflight--;
+    if (cqe->res == (int)sizeof st->si) {
+        int signo = (int)st->si.ssi_signo;
+        if (signo > 0 && signo < NSIG && !rlist_empty(&st->waiters[signo])) {
+            wake_all(st, signo, signo);
+        } else if (signo > 0 && signo < NSIG) {
+            /* Taken just as its last waiter left (the cancel lost the race):
+             * hand it back to its normal disposition; it is unblocked now
+             * unless the user blocks it, then it waits for the next waiter. */
+            (void)raise(signo);
+        }
+    } else if (cqe->res < 0 && cqe->res != -ECANCELED && cqe->res != -EINTR &&
+               cqe->res != -EAGAIN) {
+        /* The signalfd broke: tell every waiter rather than hang them. */
+        for (int s = 1; s < NSIG; s++)
+            if (!rlist_empty(&st->waiters[s]))
+                wake_all(st, s, cqe->res);
+    }
+    if (!st->nwaiters)
+        return;
+    /* Re-arm without flushing (a nested reap would see this CQE again); a
+     * full SQ defers it to a timer that fires after this reap (pool.c). */
+    if (io_uring_sq_space_left(&l->ring) >= 2) {
+        arm_sqe(st, io_uring_get_sqe(&l->ring));
+    } else if (!st->rearm_armed) {
+        st->rearm.at = 0;
+        if (ringo__timer_add(l, &st->rearm) < 0) {
+            fprintf(stderr, "ringo: signals: out of memory re-arming the signalfd read\n");
+            abort();
+        }
+        st->rearm_armed = true;
+    }
+}
+
+/* ---- the loop's state ---------------------------------------------------- */
+
+static void state_close(ringo__closer *c, ringo_loop *l)
+{
+    sig_state *st = (sig_state *)((char *)c - offsetof(sig_state, closer));
+    /* Every task has finished, so nobody waits: at most a cancelled read is
+     * still in flight, and the kernel writes st->si until its completion. */
+    disarm(st);
+    while (st->reading)
+        ringo__ring_step(l, true);
+    if (st->rearm_armed)
+        ringo__timer_del(l, &st->rearm);
+    close(st->fd);
+    free(st);
+    state = NULL;
+}
+
+static int state_get(ringo_loop *l, sig_state **out)
+{
+    if (state && state->loop == l) {
+        *out = state;
+        return 0;
+    }
+    sig_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return -ENOMEM;
+    sigemptyset(&st->mask);
+    sigemptyset(&st->ours);
+    /* Blocking on purpose, like the pool's eventfd: io_uring polls it. */
+    st->fd = signalfd(-1, &st->mask, SFD_CLOEXEC);
+    if (st->fd < 0) {
+        int err = -errno;
+        free(st);
+        return err;
+    }
+    for (int s = 0; s < NSIG; s++)
+        rlist_init(&st->waiters[s]);
+    st->loop = l;
+    st->h.complete = read_complete;
+    st->rearm.fire = rearm_fire;
+    st->closer.close = state_close;
+    ringo__at_close(l, &st->closer);
+    state = st;
+    *out = st;
+    return 0;
+}
+
+/* ---- the wait ------------------------------------------------------------ */
+
+/* w leaves before any delivery (cancelled, timed out). */
+static void waiter_leave(sig_state *st, sig_waiter *w)
+{
+    rlist_del(&w->link);
+    st->nwaiters--;
+    if (rlist_empty(&st->waiters[w->signo]))
+        sig_drop(st, w->signo);
+    if (!st->nwaiters)
+        disarm(st);
+}
+
+static void waiter_cancel(ringo__wait *wt)
+{
+    sig_waiter *w = (sig_waiter *)((char *)wt - offsetof(sig_waiter, wait));
+    waiter_leave(state, w);
+    ringo__wake(w->task);
+}
+
+int ringo_wait_signal(int signo)
+{
+    /* 32 and 33 (below SIGRTMIN) belong to glibc, which won't block them. */
+    if (signo <= 0 || signo > SIGRTMAX || (signo > 31 && signo < SIGRTMIN) ||
+        signo == SIGKILL || signo == SIGSTOP)
+        return -EINVAL;
+    ringo_loop *l;
+    int ret = ringo__enter(&l);
+    if (ret < 0)
+        return ret;
+    sig_state *st = NULL;   /* gcc cannot see state_get sets it on success */
+    ret = state_get(l, &st);
+    if (ret < 0)
+        return ret;
+    rlist *head = &st->waiters[signo];
+    if (rlist_empty(head) && (ret = sig_add(st, signo)) < 0)
+        return ret;
+    sig_waiter w = { .wait.cancel = waiter_cancel, .task = l->current, .signo = signo };
+    rlist_push(head, &w.link);
+    st->nwaiters++;
+    arm(st);
+    int why = ringo__wait_on(l, &w.wait);
+    /* Delivered, then cancelled before running: the signal is spent, but the
+     * task must unwind all the same. */
+    if (w.res)
+        return l->current->cancelled && w.res > 0 ? -ECANCELED : w.res;
+    if (why)
+        return why;
+    /* Woken by neither: the deadlock breaker (cannot happen while the read
+     * is in flight, but leave no node behind). */
+    waiter_leave(st, &w);
+    return -EDEADLK;
+}
