@@ -52,24 +52,40 @@ int ringo__await_done(ringo_loop *l, ringo_task *t)
     return first;
 }
 
-int ringo_await(ringo_task *t)
+int ringo__awaitable(const ringo_loop *l, const ringo_task *t)
 {
-    ringo_loop *l = ringo__loop;
     if (!l || !l->current)
         return -EPERM;
     if (t == l->current)
         return -EDEADLK;
     if (!ringo__task_valid(t) || !t->caller_ref || t->awaited || t->loop != l)
         return -EINVAL;
-    t->awaited = true;
-    int ret = ringo__await_done(l, t);
-    if (t->state != RINGO_T_DONE) {   /* given up on a deadlock */
-        t->awaited = false;
-        ringo__task_release(t);
-        return ret;
+    return 0;
+}
+
+bool ringo__await_release(ringo_task *t, int *status)
+{
+    bool done = t->state == RINGO_T_DONE;
+    if (done) {
+        *status = t->status;
+        t->retrieved = true;
+    } else {
+        t->awaited = false;   /* given up on a deadlock: it runs on */
     }
-    int status = t->status;
-    t->retrieved = true;
     ringo__task_release(t);
+    return done;
+}
+
+int ringo_await(ringo_task *t)
+{
+    ringo_loop *l = ringo__loop;
+    int ret = ringo__awaitable(l, t);
+    if (ret < 0)
+        return ret;
+    t->awaited = true;
+    ret = ringo__await_done(l, t);
+    int status;
+    if (!ringo__await_release(t, &status))
+        return ret;
     return ret ? ret : status;
 }

@@ -181,6 +181,12 @@ void ringo__done_wait(ringo_task *t, ringo__done_waiter *w); /* queue w on t (no
  * first interruption (-ECANCELED, -ETIMEDOUT), or -EDEADLK if the loop gave
  * up on a deadlock (t not DONE then). */
 int ringo__await_done(ringo_loop *l, ringo_task *t);
+/* 0 if the running task may await t (its handle held, nobody awaiting it),
+ * else -EPERM (no task), -EDEADLK (t is the caller), -EINVAL. */
+int ringo__awaitable(const ringo_loop *l, const ringo_task *t);
+/* After waiting on t: drop the caller's reference; if t is DONE, *status
+ * gets its status (now retrieved) and true is returned. */
+bool ringo__await_release(ringo_task *t, int *status);
 
 static inline bool ringo__past_deadline(const ringo_task *t)
 {

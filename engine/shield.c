@@ -28,16 +28,13 @@ static void shield_cancel(ringo__wait *w)
 int ringo_shield(ringo_task *t)
 {
     ringo_loop *l = ringo__loop;
-    if (!l || !l->current)
-        return -EPERM;
-    if (t == l->current)
-        return -EDEADLK;
-    if (!ringo__task_valid(t) || !t->caller_ref || t->awaited || t->loop != l)
-        return -EINVAL;
+    int ret = ringo__awaitable(l, t);
+    if (ret < 0)
+        return ret;
     /* An interrupted caller gets its error at once, as any suspending call;
      * t is left running (or, if done, freed). */
     ringo_loop *entered;
-    int ret = ringo__enter(&entered);
+    ret = ringo__enter(&entered);
     if (ret < 0) {
         t->retrieved = true;   /* as below: shielded, its status is nobody's */
         ringo__task_release(t);
@@ -63,8 +60,7 @@ int ringo_shield(ringo_task *t)
             return ret;
         }
     }
-    int status = t->status;
-    t->retrieved = true;
-    ringo__task_release(t);
+    int status;
+    (void)ringo__await_release(t, &status);   /* DONE: the loop above saw to it */
     return status;
 }

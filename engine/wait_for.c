@@ -18,20 +18,16 @@ int ringo_wait_for(ringo_task *t, int64_t timeout_ns)
     if (timeout_ns < 0)
         return ringo_await(t);
     ringo_loop *l = ringo__loop;
-    if (!l || !l->current)
-        return -EPERM;
+    int ret = ringo__awaitable(l, t);
+    if (ret < 0)
+        return ret;
     ringo_task *cur = l->current;
-    if (t == cur)
-        return -EDEADLK;
-    if (!ringo__task_valid(t) || !t->caller_ref || t->awaited || t->loop != l)
-        return -EINVAL;
     t->awaited = true;
 
     int64_t outer = cur->deadline;
     int64_t now = ringo_now();
     int64_t at = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
     bool ours = at < outer;
-    int ret = 0;
     /* Already finished: its status, even with timeout 0 (asyncio's fast path),
      * unless the caller itself is interrupted (then as ringo_await). */
     if (t->state != RINGO_T_DONE || cur->cancelled || (outer != INT64_MAX && now >= outer)) {
@@ -40,14 +36,9 @@ int ringo_wait_for(ringo_task *t, int64_t timeout_ns)
         ret = ringo__await_done(l, t);
         cur->deadline = outer;
     }
-    if (t->state != RINGO_T_DONE) {   /* given up on a deadlock */
-        t->awaited = false;
-        ringo__task_release(t);
+    int status;
+    if (!ringo__await_release(t, &status))
         return ret;
-    }
-    int status = t->status;
-    t->retrieved = true;
-    ringo__task_release(t);
     if (ret == -ETIMEDOUT && ours && (outer == INT64_MAX || ringo_now() < outer))
         return status == -ECANCELED ? -ETIMEDOUT : status;
     return ret ? ret : status;
