@@ -181,8 +181,11 @@ RINGO_API int64_t ringo_deadline(int64_t abs_ns);
 
 typedef struct ringo_lock ringo_lock;
 RINGO_API int  ringo_lock_new(ringo_lock **out);
+/* -EDEADLK if the caller already holds it (it would wait forever). */
 RINGO_API int  ringo_lock_acquire(ringo_lock *l);
-RINGO_API int  ringo_lock_release(ringo_lock *l);   /* -EPERM if not held */
+/* -EPERM if not held; as in asyncio, another task than the holder may
+ * release it. A release with waiters hands the lock to the first one. */
+RINGO_API int  ringo_lock_release(ringo_lock *l);
 RINGO_API void ringo_lock_free(ringo_lock *l);
 
 typedef struct ringo_event ringo_event;
@@ -214,6 +217,8 @@ RINGO_API int  ringo_queue_put(ringo_queue *q, void *item);          /* waits wh
 RINGO_API int  ringo_queue_get(ringo_queue *q, void **item);         /* waits while empty */
 RINGO_API int  ringo_queue_put_nowait(ringo_queue *q, void *item);   /* -EAGAIN when full */
 RINGO_API int  ringo_queue_get_nowait(ringo_queue *q, void **item);  /* -EAGAIN when empty */
+/* Items in the queue, counting those already promised to a woken getter
+ * that has not run yet (as asyncio's qsize). */
 RINGO_API size_t ringo_queue_size(const ringo_queue *q);
 RINGO_API void ringo_queue_task_done(ringo_queue *q);  /* one per item got */
 RINGO_API int  ringo_queue_join(ringo_queue *q);       /* until every item is done */
@@ -309,7 +314,9 @@ typedef int (*ringo_conn_fn)(ringo_stream *s, void *arg);
 
 /* TCP connection to host:port. host is a name (resolved off the loop, on the
  * worker pool), an IPv4 or an IPv6 literal; every address is tried in order.
- * *out is owned by the caller (ringo_stream_close). -EINVAL (NULL), -ENOENT
+ * *out is owned by the caller (ringo_stream_close). -EINVAL (NULL, or a bad
+ * port: empty, out of range, unknown service), -ENOENT (a name that does not
+ * resolve), -EHOSTUNREACH (resolver failure), -EAGAIN (resolver busy), -ENOENT
  * / -EHOSTUNREACH for a name that does not resolve, -ECONNREFUSED, ... */
 RINGO_API int ringo_open_connection(ringo_stream **out, const char *host, const char *port);
 RINGO_API int ringo_open_unix_connection(ringo_stream **out, const char *path);
@@ -317,16 +324,24 @@ RINGO_API int ringo_open_unix_connection(ringo_stream **out, const char *path);
 /* Listen on host:port (SO_REUSEADDR; port "0" = any free port) and run
  * fn(stream, arg) as a task per connection. Accepting starts at once.
  * *out is owned by the caller (ringo_server_close). */
+/* host NULL or "": every interface (one dual-stack IPv6 socket, or 0.0.0.0
+ * without IPv6); a name binds its first address that works. Accepted
+ * sockets have TCP_NODELAY. Handler statuses are dropped (as asyncio). */
 RINGO_API int ringo_start_server(ringo_server **out, const char *host, const char *port,
                                  ringo_conn_fn fn, void *arg);
 RINGO_API int ringo_start_unix_server(ringo_server **out, const char *path, ringo_conn_fn fn,
                                       void *arg);
 RINGO_API int ringo_server_port(const ringo_server *s);     /* bound TCP port, -EINVAL */
-RINGO_API int ringo_server_serve_forever(ringo_server *s);  /* until closed or cancelled */
+/* Until the server is closed (0) or the caller is cancelled / past its
+ * deadline (-ECANCELED / -ETIMEDOUT; the server keeps serving then: its
+ * owner closes it). */
+RINGO_API int ringo_server_serve_forever(ringo_server *s);
 /* Stop accepting, cancel and await the handlers, close, free the server. */
 RINGO_API int ringo_server_close(ringo_server *s);
 
 /* Up to n bytes; 0 at EOF; waits while nothing is buffered. */
+/* One reader at a time per stream: a second concurrent read gets -EBUSY. A
+ * read cancelled or timed out loses nothing (what arrived stays buffered). */
 RINGO_API ssize_t ringo_stream_read(ringo_stream *s, void *buf, size_t n);
 /* Exactly n bytes, or -ENODATA if EOF came first (IncompleteReadError); the
  * partial bytes stay readable. */
@@ -348,6 +363,10 @@ RINGO_API int ringo_stream_drain(ringo_stream *s);
 RINGO_API int ringo_stream_write_eof(ringo_stream *s);
 /* Send what is queued, close the fd, free s (also in a cancelled task: the
  * queued bytes are then delivered in the background). */
+/* Returns a send error if queued bytes could not be delivered, -EBUSY (and
+ * does nothing) while another task is blocked reading or draining s. In a
+ * live task it waits until the bytes are sent (bounded by the task's
+ * deadline); at loop close streams still flushing get 10 s. */
 RINGO_API int ringo_stream_close(ringo_stream *s);
 RINGO_API int ringo_stream_fd(const ringo_stream *s);
 
