@@ -219,3 +219,43 @@ Test(task, calls_outside_a_loop_return_eperm)
     cr_assert_eq(ringo_nop(), -EPERM);
     cr_assert_null(ringo_self());
 }
+
+struct crowd { ringo_event *go; int started, finished; };
+
+static int wait_for_go(void *arg)
+{
+    struct crowd *c = arg;
+    c->started++;
+    int ret = ringo_event_wait(c->go);
+    c->finished++;
+    return ret;
+}
+
+static int hundred_thousand_main(void *arg)
+{
+    enum { N = 100000 };
+    struct crowd *c = arg;
+    ringo_task **t = malloc(N * sizeof *t);
+    cr_assert_not_null(t);
+    cr_assert_eq(ringo_event_new(&c->go), 0);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(ringo_spawn(&t[i], wait_for_go, c), 0, "spawn %d", i);
+    cr_assert_eq(ringo_yield(), 0);
+    cr_assert_eq(c->started, N, "all %d tasks are alive and waiting at once", N);
+    cr_assert_eq(c->finished, 0);
+    ringo_event_set(c->go);
+    int failed = 0;
+    for (int i = 0; i < N; i++)
+        failed += ringo_await(t[i]) != 0;
+    cr_assert_eq(failed, 0);
+    ringo_event_free(c->go);
+    free(t);
+    return 0;
+}
+
+Test(task, hundred_thousand_live_tasks, .timeout = 120)
+{
+    struct crowd c = { NULL, 0, 0 };
+    cr_assert_eq(run_clean(hundred_thousand_main, &c), 0);
+    cr_assert_eq(c.finished, 100000);
+}
