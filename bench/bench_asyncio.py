@@ -14,12 +14,11 @@ time.perf_counter (real) and time.process_time (CPU, whole process); every
 run is written as one repetition in the JSON shape bench/report.py reads,
 which takes the median (5 runs by default). Standard library only.
 """
-import argparse
 import asyncio
-import json
-import statistics
 import sys
 import time
+
+from asyncio_cases import parse_args, run_cases
 
 QUEUE_ITEMS = 50_000
 SLEEPERS = 10_000
@@ -55,39 +54,12 @@ async def gather_sleeps(gathers, n):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument("--out", help="JSON file to write (default: stdout)")
-    ap.add_argument("--runs", type=int, default=5, help="runs per benchmark (median)")
-    ap.add_argument("--quick", action="store_true", help="a tenth of the work per run")
-    args = ap.parse_args(argv)
+    args = parse_args(argv, __doc__.strip().splitlines()[0])
     scale = 10 if args.quick else 1
-
-    cases = [
+    return run_cases(args, [
         ("asyncio/queue_handoff", lambda: queue_handoff(QUEUE_ITEMS // scale)),
         ("asyncio/gather_sleeps_10000", lambda: gather_sleeps(max(1, GATHERS // scale), SLEEPERS)),
-    ]
-    out = {"context": {"asyncio_python": sys.version.split()[0]}, "benchmarks": []}
-    for name, case in cases:
-        per_op = []
-        for rep in range(args.runs):
-            real, cpu, ops = asyncio.run(case())
-            per_op.append(real / ops * 1e9)
-            out["benchmarks"].append({
-                "name": name, "run_name": name, "run_type": "iteration",
-                "repetitions": args.runs, "repetition_index": rep, "iterations": 1,
-                "real_time": real * 1e9, "cpu_time": cpu * 1e9, "time_unit": "ns",
-                "ops_per_iter": ops,
-            })
-        print("%-30s %10.1f ns/op (median real of %d runs, python %s)"
-              % (name, statistics.median(per_op), args.runs, sys.version.split()[0]),
-              file=sys.stderr)
-    text = json.dumps(out, indent=2) + "\n"
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
-    return 0
+    ])
 
 
 if __name__ == "__main__":
