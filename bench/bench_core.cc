@@ -8,10 +8,8 @@
 //   BM_nop/<n>                 ringo_nop (one IORING_OP_NOP: submit, complete,
 //                              resume) with n tasks in flight, per op
 //
-// Every benchmark sets the counter ops_per_iter (operations per state
-// iteration): ns/op = real_time or cpu_time / ops_per_iter, which is what
-// bench/report.py prints. time_per_op is the same figure on the console (CPU
-// time based). Loop benchmarks run their state loop inside ringo_run, in a task.
+// Per-op reporting is bench_util.h's. Loop benchmarks run their state loop
+// inside ringo_run, in a task.
 #include <benchmark/benchmark.h>
 
 #include <cerrno>
@@ -27,6 +25,8 @@ extern const int ringo__coro_fpu_context;   // coro.c: 1 when the switch saves F
 }
 #include <ringo.h>
 
+#include "bench_util.h"
+
 #ifdef RINGO_BENCH_HAVE_FCONTEXT
 #include <boost/context/detail/fcontext.hpp>
 #endif
@@ -34,25 +34,6 @@ extern const int ringo__coro_fpu_context;   // coro.c: 1 when the switch saves F
 namespace {
 
 constexpr size_t kStackSize = 64 * 1024;   // ringo's default task stack
-
-// ops: operations done by the whole timed region (all iterations).
-void report_ops(benchmark::State &state, double ops)
-{
-    state.SetItemsProcessed(static_cast<int64_t>(ops));
-    state.counters["ops_per_iter"] = benchmark::Counter(ops, benchmark::Counter::kAvgIterations);
-    // Seconds per op (CPU time based), shown on the console as e.g. "6.1ns".
-    state.counters["time_per_op"] =
-        benchmark::Counter(ops, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
-
-// Runs fn(&state) as a task under ringo_run; a loop that cannot start skips.
-void run_in_loop(benchmark::State &state, ringo_fn fn)
-{
-    int ret = ringo_run(fn, &state);
-    if (ret < 0 && !state.error_occurred())
-        state.SkipWithError(ret == -ENOSYS || ret == -EPERM ? "io_uring unavailable"
-                                                            : std::strerror(-ret));
-}
 
 // ---- the context switch ---------------------------------------------------
 //

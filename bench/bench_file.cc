@@ -24,6 +24,8 @@
 
 #include <ringo.h>
 
+#include "bench_util.h"
+
 namespace {
 
 constexpr size_t kFileSize = 256u << 20;
@@ -88,14 +90,6 @@ Fixture &fixture()
     static bool ready = prepare(fx);
     (void)ready;
     return fx;
-}
-
-void report_ops(benchmark::State &state, double ops)
-{
-    state.SetItemsProcessed(static_cast<int64_t>(ops));
-    state.counters["ops_per_iter"] = benchmark::Counter(ops, benchmark::Counter::kAvgIterations);
-    state.counters["time_per_op"] =
-        benchmark::Counter(ops, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 // ---- ringo: n tasks in flight ----------------------------------------------
@@ -165,10 +159,7 @@ void BM_file_read_4k_random_ringo(benchmark::State &state)
         state.SkipWithError(fixture().error.c_str());
         return;
     }
-    int ret = ringo_run(ringo_main, &state);
-    if (ret < 0 && !state.error_occurred())
-        state.SkipWithError(ret == -ENOSYS || ret == -EPERM ? "io_uring unavailable"
-                                                            : std::strerror(-ret));
+    run_in_loop(state, ringo_main);
 }
 
 // ---- the baseline: pread in one thread ---------------------------------------

@@ -15,15 +15,11 @@
 
 #include <ringo.h>
 
+#include "bench_util.h"
+
 namespace {
 
 const char *const true_argv[] = { "true", nullptr };
-
-void report_ops(benchmark::State &state, double ops)
-{
-    state.SetItemsProcessed(static_cast<int64_t>(ops));
-    state.counters["ops_per_iter"] = benchmark::Counter(ops, benchmark::Counter::kAvgIterations);
-}
 
 int spawn_wait_one()
 {
@@ -68,9 +64,7 @@ template <int N> int spawn_wait_main(void *arg)
 
 template <int N> void BM_spawn_wait(benchmark::State &state)
 {
-    int ret = ringo_run(spawn_wait_main<N>, &state);
-    if (ret < 0 && !state.error_occurred())
-        state.SkipWithError(std::strerror(-ret));
+    run_in_loop(state, spawn_wait_main<N>);
 }
 
 }  // namespace

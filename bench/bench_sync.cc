@@ -23,23 +23,9 @@
 
 #include <ringo.h>
 
+#include "bench_util.h"
+
 namespace {
-
-void report_ops(benchmark::State &state, double ops)
-{
-    state.SetItemsProcessed(static_cast<int64_t>(ops));
-    state.counters["ops_per_iter"] = benchmark::Counter(ops, benchmark::Counter::kAvgIterations);
-    state.counters["time_per_op"] =
-        benchmark::Counter(ops, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
-
-void run_in_loop(benchmark::State &state, ringo_fn fn)
-{
-    int ret = ringo_run(fn, &state);
-    if (ret < 0 && !state.error_occurred())
-        state.SkipWithError(ret == -ENOSYS || ret == -EPERM ? "io_uring unavailable"
-                                                            : std::strerror(-ret));
-}
 
 benchmark::State &state_of(void *arg) { return *static_cast<benchmark::State *>(arg); }
 
