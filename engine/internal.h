@@ -104,6 +104,24 @@ struct ringo_task {
     char name_inline[RINGO_TASK_NAME_INLINE];
 };
 
+/* offload.c: which page-cache reads a kernel worker copies instead of the
+ * loop's thread. */
+typedef struct ringo__offload {
+    bool enabled;          /* several CPUs, not SQPOLL, not switched off */
+    bool capped;           /* io-wq's workers for forced reads are limited */
+    unsigned workers;      /* the cap: the loop thread's CPUs minus one */
+    unsigned pool;         /* the io-wq pool they come from: 0 bounded, 1 unbounded */
+    unsigned saved;        /* that pool's limit before the cap */
+    unsigned inflight;     /* offloaded reads not completed yet */
+    unsigned batch_inline; /* inline reads of cached files since the last submit */
+    unsigned picks, picks_seen; /* reads offloaded; as of the last idle */
+    int64_t last;          /* an idle moment after which nothing was offloaded */
+    int64_t cool_until;    /* a read missed the cache: none offloaded till then */
+    unsigned misses;       /* probes that found pages not cached */
+    uint8_t *kind;         /* per fd: unknown, regular file, other */
+    size_t nkind;
+} ringo__offload;
+
 typedef struct ringo_loop {
     struct io_uring ring;
     unsigned setup_flags;          /* IORING_SETUP_* that the kernel took */
@@ -135,6 +153,8 @@ typedef struct ringo_loop {
     void **slabs;
     size_t nslabs;
     uint64_t next_id;
+
+    ringo__offload offload;
 
     int64_t slice_start;           /* debug: when the running task was resumed */
     rlist closers;                 /* ringo__closer, run at loop close */
@@ -247,6 +267,34 @@ static inline struct io_uring_sqe *ringo__op_sqe(ringo_loop *l) { return ringo__
 /* Tag sqe with op, suspend until its CQE, return the result (-ECANCELED if
  * the task was cancelled and the op did not complete). */
 int ringo__op_wait(ringo_loop *l, ringo__op *op, struct io_uring_sqe *sqe);
+/* The same with another CQE handler, which must end in ringo__op_complete
+ * (the one ringo__op_wait uses: records the result, wakes the task). */
+int ringo__op_wait_as(ringo_loop *l, ringo__op *op, struct io_uring_sqe *sqe,
+                      void (*complete)(ringo__cqe_handler *h, const struct io_uring_cqe *cqe));
+void ringo__op_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe);
+
+/* offload.c */
+void ringo__offload_init(ringo_loop *l);       /* after the ring is set up */
+void ringo__offload_exit(ringo_loop *l);
+/* How a read (after ringo__enter) should go: PLAIN as always; PROBE inline
+ * with RWF_NOWAIT; OFFLOAD with RWF_NOWAIT and IOSQE_ASYNC, its CQE handler
+ * calling ringo__offload_done. After a probe or offload, -EAGAIN or a short
+ * count from a file whose rest then reads means pages not in the cache:
+ * the caller reads the rest plainly and calls ringo__offload_missed. */
+enum ringo__read_how { RINGO_READ_PLAIN, RINGO_READ_PROBE, RINGO_READ_OFFLOAD };
+enum ringo__read_how ringo__offload_pick(ringo_loop *l, int fd, int64_t off);
+static inline void ringo__offload_done(ringo_loop *l) { l->offload.inflight--; }
+void ringo__offload_missed(ringo_loop *l);
+/* fd is new or closed: look at what it is when next read. */
+void ringo__offload_forget(ringo_loop *l, int fd);
+/* Look at fd afresh: is it (still) a regular file? */
+bool ringo__offload_recheck(ringo_loop *l, int fd);
+/* Offloaded reads of fd cannot work (no RWF_NOWAIT there): stop trying. */
+void ringo__offload_never(ringo_loop *l, int fd);
+/* A submission went to the kernel: the next batch starts counting. */
+static inline void ringo__offload_submitted(ringo_loop *l) { l->offload.batch_inline = 0; }
+/* The loop is about to sleep: lift the worker cap if offloading has stopped. */
+void ringo__offload_idle(ringo_loop *l);
 
 /* debug.c */
 /* The running task t is leaving the CPU: warn if it held it over 100 ms. */

@@ -4,7 +4,7 @@
  * arrived. A task deadline rides along as an IORING_OP_LINK_TIMEOUT. */
 #include "engine/internal.h"
 
-static void op_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
+void ringo__op_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
 {
     ringo__op *op = (ringo__op *)h;
     op->res = cqe->res;
@@ -23,8 +23,14 @@ static void op_cancel(ringo__wait *w)
 
 int ringo__op_wait(ringo_loop *l, ringo__op *op, struct io_uring_sqe *sqe)
 {
+    return ringo__op_wait_as(l, op, sqe, ringo__op_complete);
+}
+
+int ringo__op_wait_as(ringo_loop *l, ringo__op *op, struct io_uring_sqe *sqe,
+                      void (*complete)(ringo__cqe_handler *h, const struct io_uring_cqe *cqe))
+{
     ringo_task *cur = l->current;
-    op->h.complete = op_complete;
+    op->h.complete = complete;
     op->wait.cancel = op_cancel;
     op->wait.why = 0;
     op->task = cur;

@@ -166,8 +166,11 @@ static void ring_step(ringo_loop *l, bool wait)
         reap(l);
         return;
     }
-    if (wait)   /* about to idle: a good moment to shrink the stack cache */
+    if (wait) {   /* about to idle: a good moment to shrink caches and limits */
         coro_pool_trim(&l->pool, ringo_now());
+        ringo__offload_idle(l);
+    }
+    ringo__offload_submitted(l);
     int ret = submit(l, wait);
     /* -EBUSY/-EAGAIN: the CQ is backed up; reaping makes room, and the SQEs
      * not taken stay in the SQ for the next step. -EINTR: a signal. */

@@ -26,8 +26,10 @@ static int loop_open(ringo_loop *l, const ringo_config *cfg)
     int ret = ringo__ring_init(l, cfg);
     if (ret < 0)
         return ret;
+    ringo__offload_init(l);
     ret = coro_pool_init(&l->pool, stack);
     if (ret < 0) {
+        ringo__offload_exit(l);
         ringo__ring_exit(l);
         return ret;
     }
@@ -52,6 +54,7 @@ static void loop_close(ringo_loop *l)
     ringo__workers_close(l);
     ringo__tasks_free_all(l);
     ringo__timers_free(l);
+    ringo__offload_exit(l);
     coro_pool_destroy(&l->pool);
     ringo__ring_exit(l);
 }

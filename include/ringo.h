@@ -241,7 +241,11 @@ RINGO_API int ringo_to_thread(ringo_fn fn, void *arg);
  * in flight, the read is cancelled in the kernel and the call returns
  * -ECANCELED after the kernel is done with buf; if the read had already
  * completed, its result is returned (nothing read is lost) and the next
- * suspending call returns -ECANCELED. */
+ * suspending call returns -ECANCELED. When several tasks read regular files
+ * at offsets at once, some of those reads are copied from the page cache by
+ * an io_uring kernel worker on another CPU while the loop's thread copies
+ * the rest (RINGO_NO_READ_OFFLOAD=1 in the environment keeps them all on the
+ * loop's thread); the result is the same either way. */
 RINGO_API ssize_t ringo_read(int fd, void *buf, size_t n, int64_t off);
 
 /* Write up to n bytes at offset off (-1: the file position). Bytes written

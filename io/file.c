@@ -25,7 +25,10 @@ int ringo_open(const char *path, int flags, mode_t mode)
     struct io_uring_sqe *sqe = ringo__sqe(l);
     /* A descriptor must never leak into a child that ringo or anyone spawns. */
     io_uring_prep_openat(sqe, AT_FDCWD, path, flags | O_CLOEXEC, mode);
-    return ringo__op_wait(l, &op, sqe);
+    ret = ringo__op_wait(l, &op, sqe);
+    if (ret >= 0)
+        ringo__offload_forget(l, ret);
+    return ret;
 }
 
 int ringo_fsync(int fd, bool datasync)

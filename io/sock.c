@@ -54,6 +54,8 @@ int ringo_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     /* Close-on-exec from the start: no window for a fork+exec to inherit it. */
     io_uring_prep_accept(sqe, fd, addr, len, flags | SOCK_CLOEXEC);
     ret = ringo__op_wait(l, &op, sqe);
+    if (ret >= 0)
+        ringo__offload_forget(l, ret);
     return ret;
 }
 
