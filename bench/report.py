@@ -44,6 +44,8 @@ class Row:
                                        # its last '/' part)
 
 
+FR, PT = "BM_file_read_4k_random/", "/process_time/real_time"   # bench_file.cc's names
+
 ROWS = [
     Row("BM_switch_oneway/ringo", "one-way switch, same call path (as tasks switch), ringo",
         baseline="BM_switch_oneway/fcontext", max_ratio=0.6),
@@ -97,12 +99,14 @@ ROWS = [
     Row("net/c1_pingpong_p50/uv", "  the same, libuv", baseline="net/c1_pingpong_p50/epoll"),
     Row("net/idle_rss/ringo", "RSS per idle connection (10 000 open), bytes", max_ns=16384),
     # bench_file.cc, and the 1 GiB copy timed by scripts/bench.sh
-    Row("BM_file_read_4k_random/ringo/64",
+    Row(FR + "ringo/64" + PT,
         "4 KiB random read, page-cached 256 MiB file, 64 tasks in flight",
-        baseline="BM_file_read_4k_random/pread", vs="pread", min_speedup=1.5),
-    Row("BM_file_read_4k_random/ringo/1", "  the same, 1 task",
-        baseline="BM_file_read_4k_random/pread", vs="pread", speedup=True),
-    Row("BM_file_read_4k_random/pread", "  the same, pread(2) loop in one thread"),
+        baseline=FR + "pread" + PT, vs="pread", min_speedup=1.5),
+    Row(FR + "ringo/64" + PT, "  the same, CPU time (process + its io-wq worker)",
+        baseline=FR + "pread" + PT, vs="pread", metric="cpu"),
+    Row(FR + "ringo/1" + PT, "  the same, 1 task",
+        baseline=FR + "pread" + PT, vs="pread", speedup=True),
+    Row(FR + "pread" + PT, "  the same, pread(2) loop in one thread"),
     Row("BM_copy_1GiB/ringo_cp", "copy 1 GiB page-cached file, examples/cp (wall)",
         baseline="BM_copy_1GiB/cp_reflink_never", vs="cp --reflink=never", max_ratio=1.0),
     Row("BM_copy_1GiB/ringo_cp", "  the same against cp (copy_file_range, in-kernel)",
