@@ -68,8 +68,13 @@ void ringo__offload_init(ringo_loop *l)
     o->enabled = true;
 }
 
+static void set_cap(ringo_loop *l, bool on);
+
 void ringo__offload_exit(ringo_loop *l)
 {
+    /* The limit lives on in the thread's io-wq, past this ring. */
+    if (l->offload.capped)
+        set_cap(l, false);
     free(l->offload.kind);
     l->offload.kind = NULL;
     l->offload.nkind = 0;

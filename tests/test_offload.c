@@ -153,6 +153,29 @@ static int lone_main(void *arg)
     return 0;
 }
 
+/* The thread's io-wq limits, as a fresh ring reports them. */
+static void iowq_limits(unsigned v[2])
+{
+    struct io_uring ring;
+    cr_assert_eq(io_uring_queue_init(4, &ring, 0), 0);
+    v[0] = v[1] = 0;   /* 0: change nothing, report */
+    cr_assert_eq(io_uring_register_iowq_max_workers(&ring, v), 0);
+    io_uring_queue_exit(&ring);
+}
+
+Test(offload, the_worker_cap_is_lifted_when_the_loop_closes, .timeout = 60)
+{
+    int fd = make_file();
+    unsigned before[2], after[2];
+    iowq_limits(before);
+    struct readers r = { .fd = fd, .len = BLK, .limit = (int64_t)FILE_BLKS * BLK };
+    run_readers(&r);
+    iowq_limits(after);
+    cr_assert_eq(after[0], before[0]);
+    cr_assert_eq(after[1], before[1], "unbounded limit %u, was %u", after[1], before[1]);
+    drop_file(fd);
+}
+
 Test(offload, a_task_reading_alone_stays_on_the_loop)
 {
     int fd = make_file();
