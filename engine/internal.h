@@ -116,8 +116,9 @@ typedef struct ringo__offload {
     unsigned batch_inline; /* inline reads of cached files since the last submit */
     unsigned picks, picks_seen; /* reads offloaded; as of the last idle */
     int64_t last;          /* an idle moment after which nothing was offloaded */
-    int64_t cool_until;    /* a read missed the cache: none offloaded till then */
-    unsigned misses;       /* probes that found pages not cached */
+    int64_t cool_until;    /* reads missed the cache: none offloaded till then */
+    unsigned probes, misses; /* RWF_NOWAIT reads, and those that found pages not cached */
+    unsigned window, window_misses;
     uint8_t *kind;         /* per fd: unknown, regular file, other */
     size_t nkind;
 } ringo__offload;
@@ -279,12 +280,13 @@ void ringo__offload_exit(ringo_loop *l);
 /* How a read (after ringo__enter) should go: PLAIN as always; PROBE inline
  * with RWF_NOWAIT; OFFLOAD with RWF_NOWAIT and IOSQE_ASYNC, its CQE handler
  * calling ringo__offload_done. After a probe or offload, -EAGAIN or a short
- * count from a file whose rest then reads means pages not in the cache:
- * the caller reads the rest plainly and calls ringo__offload_missed. */
+ * count from a file whose rest then reads means pages not in the cache: the
+ * caller reads the rest plainly. Either way it reports ringo__offload_probed
+ * for a regular file. */
 enum ringo__read_how { RINGO_READ_PLAIN, RINGO_READ_PROBE, RINGO_READ_OFFLOAD };
 enum ringo__read_how ringo__offload_pick(ringo_loop *l, int fd, int64_t off);
 static inline void ringo__offload_done(ringo_loop *l) { l->offload.inflight--; }
-void ringo__offload_missed(ringo_loop *l);
+void ringo__offload_probed(ringo_loop *l, bool missed);
 /* fd is new or closed: look at what it is when next read. */
 void ringo__offload_forget(ringo_loop *l, int fd);
 /* Look at fd afresh: is it (still) a regular file? */

@@ -17,9 +17,13 @@
  * with no thread waiting (io_uring's async buffered reads), while a worker
  * blocks on the disk and the reads queued behind it wait too. So while reads
  * are being offloaded, the inline ones carry RWF_NOWAIT as a probe: a miss
- * comes back at once as -EAGAIN (or a short count), is read again the
- * ordinary way, and stops the offloading for OFFLOAD_COOL_NS. The offloaded
- * reads carry RWF_NOWAIT too, which some kernels honour in a worker.
+ * comes back at once as -EAGAIN (or a short count) and is read again the
+ * ordinary way. RWF_NOWAIT also refuses cached pages that carry a readahead
+ * mark (it means "no I/O", and the mark would start some), so one miss says
+ * little: when more than half of a window of OFFLOAD_WINDOW probes miss, the
+ * data is not in the cache and offloading stops for OFFLOAD_COOL_NS. The
+ * offloaded reads carry RWF_NOWAIT too, which some kernels honour in a
+ * worker; this one (6.18) reads from the disk there all the same.
  *
  * Workers: io-wq starts one per forced-async request that finds none idle,
  * and that many copying threads would crowd out the loop's own. While reads
@@ -42,6 +46,7 @@
 #define OFFLOAD_PER_INLINE 3
 #define OFFLOAD_RELAX_NS   RINGO_MS(100)
 #define OFFLOAD_COOL_NS    RINGO_SEC(1)
+#define OFFLOAD_WINDOW     64
 #define KIND_MAX_FD        (1 << 20)   /* larger fds are never offloaded */
 
 enum { KIND_UNKNOWN, KIND_FILE, KIND_OTHER };
@@ -180,10 +185,17 @@ enum ringo__read_how ringo__offload_pick(ringo_loop *l, int fd, int64_t off)
     return RINGO_READ_OFFLOAD;
 }
 
-void ringo__offload_missed(ringo_loop *l)
+void ringo__offload_probed(ringo_loop *l, bool missed)
 {
-    l->offload.cool_until = ringo_now() + OFFLOAD_COOL_NS;
-    l->offload.misses++;
+    ringo__offload *o = &l->offload;
+    o->probes++;
+    o->misses += missed;
+    o->window_misses += missed;
+    if (++o->window < OFFLOAD_WINDOW)
+        return;
+    if (o->window_misses * 2 > o->window)
+        o->cool_until = ringo_now() + OFFLOAD_COOL_NS;
+    o->window = o->window_misses = 0;
 }
 
 void ringo__offload_idle(ringo_loop *l)

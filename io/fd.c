@@ -56,10 +56,11 @@ static ssize_t nowait_read(ringo_loop *l, int fd, char *buf, size_t n, int64_t o
             return got;
         if (got == -EAGAIN) {
             if (file)
-                ringo__offload_missed(l);
+                ringo__offload_probed(l, true);
             got = 0;
         }
     } else {
+        ringo__offload_probed(l, false);
         return got;   /* all of it, EOF, or an error */
     }
     /* Interrupted now, what was read stands. */
@@ -67,8 +68,8 @@ static ssize_t nowait_read(ringo_loop *l, int fd, char *buf, size_t n, int64_t o
     if (why)
         return got > 0 ? got : why;
     ssize_t more = plain_read(l, fd, buf + got, len - (size_t)got, off + got);
-    if (more > 0 && got > 0 && file)
-        ringo__offload_missed(l);   /* there was more, only not in the cache (not EOF) */
+    if (got > 0 && file)   /* a short count: more to read means not cached, none EOF */
+        ringo__offload_probed(l, more > 0);
     if (more >= 0)
         return got + more;
     return got > 0 ? got : more;

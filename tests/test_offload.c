@@ -215,14 +215,19 @@ Test(offload, evicted_pages_are_read_whole_the_ordinary_way, .timeout = 60)
     drop_file(fd);
 }
 
-/* A probe that missed the cache stops offloading for a while; once that
- * while is over, reads are offloaded again. */
+/* Probes that miss the cache now and then (readahead marks) change nothing;
+ * a window of mostly misses stops offloading for a while; once that while is
+ * over, reads are offloaded again. */
 static int cool_main(void *arg)
 {
     struct readers *r = arg;
     ringo__offload *o = &ringo__loop->offload;
-    ringo__offload_missed(ringo__loop);
-    cr_assert_gt(o->cool_until, ringo_now());
+    for (int i = 0; i < 1000; i++)
+        ringo__offload_probed(ringo__loop, i % 10 == 0);
+    cr_assert_eq(o->cool_until, 0, "one probe in ten missing is not a cold file");
+    for (int i = 0; i < 128; i++)   /* two windows' worth: one falls wholly inside */
+        ringo__offload_probed(ringo__loop, i % 4 != 0);
+    cr_assert_gt(o->cool_until, ringo_now(), "three in four is");
     cr_assert_eq(readers_main(r), 0);
     cr_assert_eq(r->picks, 0, "nothing offloaded while cooling down");
     o->cool_until = ringo_now() - 1;   /* the while is over */
@@ -230,7 +235,7 @@ static int cool_main(void *arg)
     return 0;
 }
 
-Test(offload, a_miss_stops_offloading_for_a_while, .timeout = 60)
+Test(offload, mostly_misses_stop_offloading_for_a_while, .timeout = 60)
 {
     int fd = make_file();
     struct readers r = { .fd = fd, .len = BLK, .limit = (int64_t)FILE_BLKS * BLK };
