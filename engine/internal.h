@@ -117,8 +117,8 @@ typedef struct ringo__offload {
     unsigned picks, picks_seen; /* reads offloaded; as of the last idle */
     int64_t last;          /* an idle moment after which nothing was offloaded */
     int64_t cool_until;    /* reads missed the cache: none offloaded till then */
-    unsigned probes, misses; /* RWF_NOWAIT reads, and those that found pages not cached */
-    unsigned window, window_misses;
+    unsigned misses;       /* RWF_NOWAIT reads that found pages not cached */
+    unsigned window, window_misses; /* probes and misses in the current window */
     uint8_t *kind;         /* per fd: unknown, regular file, other */
     size_t nkind;
 } ringo__offload;

@@ -113,6 +113,12 @@ static bool kind_room(ringo__offload *o, int fd)
     return true;
 }
 
+static void set_kind(ringo__offload *o, int fd, uint8_t kind)
+{
+    if (fd >= 0 && (size_t)fd < o->nkind)
+        o->kind[fd] = kind;
+}
+
 static bool is_file(ringo__offload *o, int fd)
 {
     if (!kind_room(o, fd))
@@ -124,24 +130,12 @@ static bool is_file(ringo__offload *o, int fd)
 
 bool ringo__offload_recheck(ringo_loop *l, int fd)
 {
-    ringo__offload *o = &l->offload;
-    ringo__offload_forget(l, fd);
-    return is_file(o, fd);
+    set_kind(&l->offload, fd, KIND_UNKNOWN);
+    return is_file(&l->offload, fd);
 }
 
-void ringo__offload_forget(ringo_loop *l, int fd)
-{
-    ringo__offload *o = &l->offload;
-    if (fd >= 0 && (size_t)fd < o->nkind)
-        o->kind[fd] = KIND_UNKNOWN;
-}
-
-void ringo__offload_never(ringo_loop *l, int fd)
-{
-    ringo__offload *o = &l->offload;
-    if (fd >= 0 && (size_t)fd < o->nkind)
-        o->kind[fd] = KIND_OTHER;
-}
+void ringo__offload_forget(ringo_loop *l, int fd) { set_kind(&l->offload, fd, KIND_UNKNOWN); }
+void ringo__offload_never(ringo_loop *l, int fd) { set_kind(&l->offload, fd, KIND_OTHER); }
 
 static void set_cap(ringo_loop *l, bool on)
 {
@@ -188,7 +182,6 @@ enum ringo__read_how ringo__offload_pick(ringo_loop *l, int fd, int64_t off)
 void ringo__offload_probed(ringo_loop *l, bool missed)
 {
     ringo__offload *o = &l->offload;
-    o->probes++;
     o->misses += missed;
     o->window_misses += missed;
     if (++o->window < OFFLOAD_WINDOW)

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 int open_fd_count(void)
@@ -14,6 +15,29 @@ int open_fd_count(void)
         return -1;
     while (readdir(d))
         n++;
+    closedir(d);
+    return n;
+}
+
+int thread_count(const char *prefix)
+{
+    DIR *d = opendir("/proc/self/task");
+    cr_assert_not_null(d);
+    size_t plen = strlen(prefix);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[300], comm[32] = { 0 };
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;   /* exited meanwhile */
+        if (fgets(comm, sizeof comm, f) && strncmp(comm, prefix, plen) == 0)
+            n++;
+        fclose(f);
+    }
     closedir(d);
     return n;
 }

@@ -17,4 +17,8 @@ char *stderr_capture_end(void);
 
 int open_fd_count(void);
 
+/* Threads of this process whose name (/proc/self/task/N/comm) starts with
+ * prefix: "ringo-worker" for the pool, "iou-wrk" for io_uring's io-wq. */
+int thread_count(const char *prefix);
+
 #endif

@@ -3,7 +3,6 @@
  * read took (worker, inline, a miss read again), reads are offloaded only
  * when several are queued at once, and the workers stay within their cap. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -54,38 +53,23 @@ static int cpus(void)
     return CPU_COUNT(&set);
 }
 
-/* Offloading can happen here: several CPUs, and a kernel that can cap io-wq
- * (IORING_REGISTER_IOWQ_MAX_WORKERS, 5.15). */
-static bool can_offload(void)
+/* The thread's io-wq limits, as a fresh ring reports them: 0, or -EINVAL on
+ * a kernel without IORING_REGISTER_IOWQ_MAX_WORKERS (5.15). */
+static int iowq_limits(unsigned v[2])
 {
-    if (cpus() < 2)
-        return false;
     struct io_uring ring;
     cr_assert_eq(io_uring_queue_init(4, &ring, 0), 0);
-    unsigned v[2] = { 0, 0 };   /* 0: change nothing, report */
+    v[0] = v[1] = 0;   /* 0: change nothing, report */
     int ret = io_uring_register_iowq_max_workers(&ring, v);
     io_uring_queue_exit(&ring);
-    return ret == 0;
+    return ret;
 }
 
-static int iowq_workers(void)
+/* Offloading can happen here: several CPUs, and a kernel that can cap io-wq. */
+static bool can_offload(void)
 {
-    DIR *d = opendir("/proc/self/task");
-    cr_assert_not_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char p[300], comm[64] = "";
-        snprintf(p, sizeof p, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(p, "r");
-        if (!f)
-            continue;
-        if (fgets(comm, sizeof comm, f) && !strncmp(comm, "iou-wrk", 7))
-            n++;
-        fclose(f);
-    }
-    closedir(d);
-    return n;
+    unsigned v[2];
+    return cpus() >= 2 && iowq_limits(v) == 0;
 }
 
 struct readers {
@@ -116,7 +100,7 @@ static int reader(void *arg)
             r->bad++;
     }
     free(buf);
-    int w = iowq_workers();
+    int w = thread_count("iou-wrk");
     if (w > r->workers)
         r->workers = w;
     return 0;
@@ -167,26 +151,16 @@ static int lone_main(void *arg)
     return 0;
 }
 
-/* The thread's io-wq limits, as a fresh ring reports them. */
-static void iowq_limits(unsigned v[2])
-{
-    struct io_uring ring;
-    cr_assert_eq(io_uring_queue_init(4, &ring, 0), 0);
-    v[0] = v[1] = 0;
-    cr_assert_eq(io_uring_register_iowq_max_workers(&ring, v), 0);
-    io_uring_queue_exit(&ring);
-}
-
 Test(offload, the_worker_cap_is_lifted_when_the_loop_closes, .timeout = 60)
 {
     if (!can_offload())
         cr_skip_test("one CPU, or a kernel without IORING_REGISTER_IOWQ_MAX_WORKERS");
     int fd = make_file();
     unsigned before[2], after[2];
-    iowq_limits(before);
+    cr_assert_eq(iowq_limits(before), 0);
     struct readers r = { .fd = fd, .len = BLK, .limit = (int64_t)FILE_BLKS * BLK };
     run_readers(&r);
-    iowq_limits(after);
+    cr_assert_eq(iowq_limits(after), 0);
     cr_assert_eq(after[0], before[0]);
     cr_assert_eq(after[1], before[1], "unbounded limit %u, was %u", after[1], before[1]);
     drop_file(fd);

@@ -18,24 +18,7 @@
 /* Worker threads alive now (they name themselves "ringo-worker"). */
 static int worker_count(void)
 {
-    DIR *d = opendir("/proc/self/task");
-    cr_assert_not_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char path[300], comm[32] = { 0 };
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;   /* exited meanwhile */
-        if (fgets(comm, sizeof comm, f) && strncmp(comm, "ringo-worker", 12) == 0)
-            n++;
-        fclose(f);
-    }
-    closedir(d);
-    return n;
+    return thread_count("ringo-worker");
 }
 
 /* Spin (off the loop: in fn) until *flag is set; false after 2 s. */
