@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/find.h"
 #include "io/stream.h"
 
 #define RBUF_MIN  ((size_t)4096)
@@ -361,13 +362,6 @@ ssize_t ringo_stream_readexactly(ringo_stream *s, void *buf, size_t n)
     }
 }
 
-static const char *find(const char *p, size_t len, const char *sep, size_t seplen)
-{
-    if (seplen == 1)
-        return memchr(p, sep[0], len);
-    return memmem(p, len, sep, seplen);
-}
-
 ssize_t ringo_stream_readuntil(ringo_stream *s, const void *sep, size_t seplen, void *buf,
                                size_t cap)
 {
@@ -386,7 +380,7 @@ ssize_t ringo_stream_readuntil(ringo_stream *s, const void *sep, size_t seplen, 
         size_t end = b < bound ? b : bound;
         size_t from = scanned >= seplen ? scanned - seplen + 1 : 0;
         const char *v = rview(s);
-        const char *m = end > from ? find(v + from, end - from, sep, seplen) : NULL;
+        const char *m = end > from ? ringo__find(v + from, end - from, sep, seplen) : NULL;
         if (m) {
             size_t k = (size_t)(m - v) + seplen;
             memcpy(buf, v, k);
