@@ -141,7 +141,8 @@ with open(out, "w") as f:
 EOF
 fi
 # Network: ringo's http_hello beside the epoll (and libuv) server under wrk,
-# each server pinned to its own CPU; then RSS per idle connection. Skipped
+# each server pinned to its own CPU, 5 interleaved rounds (3 left the medians
+# of this noisy host 5-10% apart from run to run); then RSS per idle connection. Skipped
 # when a benchmark filter was given (a focused run).
 net_out=$B/net.json
 rss_out=$B/idle_rss.json
@@ -151,7 +152,7 @@ if [ $# -eq 0 ]; then
     [ -x "$B/bench/net/uv_http" ] && servers+=(uv="$B/bench/net/uv_http")
     servers+=(ringo="$B/examples/http_hello")
     python3 bench/net/http_bench.py --build-dir "$B" --duration "${RINGO_NET_DURATION:-5s}" \
-        --repeat "${RINGO_NET_REPEAT:-3}" --json "$net_out" --servers "${servers[@]}" ||
+        --repeat "${RINGO_NET_REPEAT:-5}" --json "$net_out" --servers "${servers[@]}" ||
         echo "ringo: the network benchmark had failures (see its table)"
     "$B/bench/net/idle_rss" 10000 "$rss_out" || echo "ringo: idle_rss failed"
 fi
