@@ -95,6 +95,8 @@ struct ringo_task {
     bool caller_ref;               /* the spawner's reference is held */
     bool retrieved;                /* someone saw the status */
     bool awaited;                  /* ringo_await is waiting on it (one awaiter) */
+    bool must_run;                 /* fn runs even if cancelled before its first
+                                      step: it owns something only it can release */
     rlist done_waiters;            /* ringo__done_waiter */
     rlist live_link;               /* loop->live, while not DONE */
     ringo_task *free_next;         /* slab free list */

@@ -101,8 +101,9 @@ static void task_entry(void *arg)
     ringo_task *t = arg;
     ringo_loop *l = t->loop;
     ringo__reap_dead(l);   /* we may have been switched to by an exiting task */
-    /* As in asyncio, a task cancelled before its first step never runs. */
-    int status = t->cancelled ? -ECANCELED : t->fn(t->arg);
+    /* As in asyncio, a task cancelled before its first step never runs,
+     * unless it has cleanup to do; it then starts cancelled. */
+    int status = t->cancelled && !t->must_run ? -ECANCELED : t->fn(t->arg);
     task_finish(t, status);
     ringo__exit_current(l, t);
 }
@@ -157,6 +158,7 @@ int ringo__task_new(ringo_loop *l, ringo_task **out, const char *name, ringo_fn 
     t->caller_ref = true;
     t->retrieved = false;
     t->awaited = false;
+    t->must_run = false;
     t->deadline = INT64_MAX;
     t->id = id;
     rlist_init(&t->done_waiters);

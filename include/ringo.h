@@ -340,7 +340,10 @@ RINGO_API int ringo_server_port(const ringo_server *s);     /* bound TCP port, -
  * deadline (-ECANCELED / -ETIMEDOUT; the server keeps serving then: its
  * owner closes it). */
 RINGO_API int ringo_server_serve_forever(ringo_server *s);
-/* Stop accepting, cancel and await the handlers, close, free the server. */
+/* Stop accepting, cancel and await the handlers, close, free the server.
+ * A server left open when main returns is stopped with the loop: its
+ * handlers are cancelled and every socket it holds is closed (only the
+ * small ringo_server record is not freed: close it before main returns). */
 RINGO_API int ringo_server_close(ringo_server *s);
 
 /* Up to n bytes; 0 at EOF; waits while nothing is buffered. */

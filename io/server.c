@@ -11,7 +11,13 @@
  * Handler tasks are detached; the server tracks them through a `conn`
  * record, which the task unlinks before it finishes, so every task pointer
  * on the list is live and can be cancelled. Closing waits for the list to
- * drain. */
+ * drain.
+ *
+ * A server still open when main returns is cancelled with every other task.
+ * Nothing of it may outlive the loop: its handler tasks and acceptor run
+ * even when cancelled before their first step (must_run), so an accepted
+ * socket nobody served yet is closed, and so is the listening one; sockets
+ * accepted after that are closed as they arrive. */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -70,7 +76,7 @@ static void conn_end(conn *c)
 static int conn_main(void *arg)
 {
     conn *c = arg;
-    if (c->abort) {
+    if (c->abort || ringo__loop->current->cancelled) {
         close(c->fd);
         conn_end(c);
         return 0;
@@ -91,7 +97,8 @@ static int conn_main(void *arg)
 /* Called from a CQE handler or the acceptor: give fd a task of its own. */
 static void conn_start(ringo_server *s, int fd)
 {
-    conn *c = s->closing ? NULL : malloc(sizeof *c);
+    bool refuse = s->closing || s->acceptor->cancelled;
+    conn *c = refuse ? NULL : malloc(sizeof *c);
     if (!c) {
         close(fd);   /* no memory (or closing): drop this client, keep serving */
         return;
@@ -102,6 +109,7 @@ static void conn_start(ringo_server *s, int fd)
         free(c);
         return;
     }
+    c->task->must_run = true;       /* to close fd if cancelled before it starts */
     ringo__task_release(c->task);   /* detached: the list tracks it */
     rlist_push(&s->conns, &c->link);
     s->nconns++;
@@ -144,12 +152,26 @@ static int accept_multishot(ringo_loop *l, ringo_server *s)
     return s->end_res;
 }
 
-static int accept_main(void *arg)
+/* Close the listening socket (and remove a Unix one's file, if still ours). */
+static void listener_close(ringo_server *s)
 {
-    ringo_server *s = arg;
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    if (s->path) {
+        struct stat st;
+        if (stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+            (void)unlink(s->path);
+        free(s->path);
+        s->path = NULL;
+    }
+}
+
+static int accept_loop(ringo_server *s)
+{
     ringo_loop *l = s->loop;
     ringo_task *self = l->current;
-    for (;;) {
+    while (!self->cancelled) {
         int res;
         if (s->multishot) {
             res = accept_multishot(l, s);
@@ -179,6 +201,17 @@ static int accept_main(void *arg)
             break;        /* ECONNABORTED, EPROTO, EPERM...: one client's problem */
         }
     }
+    return 0;
+}
+
+static int accept_main(void *arg)
+{
+    ringo_server *s = arg;
+    int ret = accept_loop(s);
+    /* Cancelled, not by close: the loop is ending with the server open. */
+    if (s->loop->current->cancelled && !s->closing)
+        listener_close(s);
+    return ret;
 }
 
 static int server_new(ringo_server **out, ringo_loop *l, int fd, int port, ringo_conn_fn fn,
@@ -205,6 +238,7 @@ static int server_new(ringo_server **out, ringo_loop *l, int fd, int port, ringo
         free(s);
         return ret;
     }
+    s->acceptor->must_run = true;   /* to close the listener if cancelled at once */
     *out = s;
     return 0;
 }
@@ -401,19 +435,13 @@ int ringo_server_close(ringo_server *s)
     /* First stop the acceptor: after its await no CQE can name s->h. */
     (void)ringo_cancel(s->acceptor);
     (void)ringo_await(s->acceptor);
-    close(s->fd);
-    if (s->path) {
-        struct stat st;
-        if (stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
-            (void)unlink(s->path);
-    }
+    listener_close(s);
     stop_handlers(l, s);
     while (!rlist_empty(&s->waiters)) {
         forever_wait *f = rlist_entry(s->waiters.next, forever_wait, link);
         rlist_del(&f->link);
         ringo__wake(f->task);
     }
-    free(s->path);
     free(s);
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +326,79 @@ static int close_from_handler_main(void *arg)
 Test(server, close_from_a_handler)
 {
     cr_assert_eq(run_clean(close_from_handler_main, NULL), 0);
+}
+
+/* ---- a server main forgot to close ------------------------------------- */
+
+struct left_open {
+    ringo_sem *served;
+    int port;
+    int clients[5];
+};
+
+static int count_lines(ringo_stream *s, void *arg)
+{
+    struct left_open *lo = arg;
+    char line[64];
+    while (ringo_stream_readline(s, line, sizeof line) > 0)
+        (void)ringo_sem_release(lo->served);
+    return 0;
+}
+
+static int raw_connect(int port)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+static int leave_server_open_main(void *arg)
+{
+    struct left_open *lo = arg;
+    ringo_server *srv;
+    cr_assert_eq(ringo_sem_new(&lo->served, 0), 0);
+    cr_assert_eq(ringo_start_server(&srv, "127.0.0.1", "0", count_lines, lo), 0);
+    lo->port = ringo_server_port(srv);
+    for (int i = 0; i < 3; i++) {   /* three clients being served... */
+        lo->clients[i] = raw_connect(lo->port);
+        cr_assert_geq(lo->clients[i], 0);
+        cr_assert_eq(write(lo->clients[i], "hi\n", 3), 3);
+    }
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(ringo_sem_acquire(lo->served), 0);
+    /* ...and two that connect as main returns: accepted while the loop
+     * shuts down (their handlers must not start and wait forever), or not
+     * accepted at all. */
+    for (int i = 3; i < 5; i++) {
+        lo->clients[i] = raw_connect(lo->port);
+        cr_assert_geq(lo->clients[i], 0);
+    }
+    ringo_sem_free(lo->served);
+    return 0;   /* no ringo_server_close */
+}
+
+Test(server, left_open_when_main_returns_closes_every_socket, .timeout = 60)
+{
+    struct left_open lo;
+    int before = open_fd_count();
+    cr_assert_eq(ringo_run(leave_server_open_main, &lo), 0);
+    cr_assert_eq(open_fd_count(), before + 5, "the server's sockets outlived the loop");
+    for (int i = 0; i < 5; i++) {
+        struct pollfd p = { .fd = lo.clients[i], .events = POLLIN };
+        cr_assert_eq(poll(&p, 1, 10000), 1, "client %d was never let go", i);
+        char c;
+        ssize_t n = read(lo.clients[i], &c, 1);
+        cr_assert(n == 0 || (n < 0 && errno == ECONNRESET), "client %d: read %zd", i, n);
+        close(lo.clients[i]);
+    }
+    cr_assert_eq(raw_connect(lo.port), -ECONNREFUSED, "still listening");
 }
 
 static int unix_main(void *arg)
