@@ -37,8 +37,6 @@ typedef struct conn {
     ringo_task *task;
     ringo_server *srv;   /* NULL once the server let go (closed from this handler) */
     int fd;
-    bool started;        /* conn_main ran: cancelling it reaches the handler */
-    bool abort;          /* the server closed before it started: just close fd */
 } conn;
 
 struct ringo_server {
@@ -76,12 +74,11 @@ static void conn_end(conn *c)
 static int conn_main(void *arg)
 {
     conn *c = arg;
-    if (c->abort || ringo__loop->current->cancelled) {
+    if (ringo__loop->current->cancelled) {   /* before it started: just close fd */
         close(c->fd);
         conn_end(c);
         return 0;
     }
-    c->started = true;
     ringo_conn_fn fn = c->srv->fn;
     void *fnarg = c->srv->arg;
     ringo_stream *st;
@@ -100,7 +97,7 @@ static void conn_start(ringo_server *s, int fd)
     bool refuse = s->closing || s->acceptor->cancelled;
     conn *c = refuse ? NULL : malloc(sizeof *c);
     if (!c) {
-        close(fd);   /* no memory (or closing): drop this client, keep serving */
+        close(fd);   /* closing, or no memory: drop this client */
         return;
     }
     *c = (conn){ .srv = s, .fd = fd };
@@ -404,10 +401,8 @@ static void stop_handlers(ringo_loop *l, ringo_server *s)
             rlist_del(&c->link);
             s->nconns--;
             c->srv = NULL;
-        } else if (c->started) {
-            (void)ringo_cancel(c->task);
         } else {
-            c->abort = true;   /* a task cancelled before it starts never runs */
+            (void)ringo_cancel(c->task);   /* not started yet: it only closes its fd */
         }
     }
     s->closer = self;
