@@ -20,7 +20,7 @@ static void await_done(ringo__done_waiter *w, ringo_task *finished)
 static void await_cancel(ringo__wait *w)
 {
     await_wait *a = (await_wait *)((char *)w - offsetof(await_wait, wait));
-    (void)ringo_cancel(a->target);
+    (void)ringo__cancel(a->target);
 }
 
 int ringo__await_done(ringo_loop *l, ringo_task *t)
@@ -28,7 +28,7 @@ int ringo__await_done(ringo_loop *l, ringo_task *t)
     ringo_task *cur = l->current;
     int first = ringo__interrupted(cur);
     if (first)
-        (void)ringo_cancel(t);
+        (void)ringo__cancel(t);
     while (t->state != RINGO_T_DONE) {
         await_wait a = {
             .dw.done = await_done,

@@ -32,7 +32,7 @@ static void cancel_all(const ringo_loop *l, const ringo_task *waiter, ringo_task
 {
     for (size_t i = 0; i < n; i++)
         if (takeable(l, waiter, tasks[i]))
-            (void)ringo_cancel(tasks[i]);
+            (void)ringo__cancel(tasks[i]);
 }
 
 
@@ -45,7 +45,7 @@ static void gather_done(ringo__done_waiter *w, ringo_task *finished)
 static void gather_cancel(ringo__wait *w)
 {
     gather_wait *g = (gather_wait *)((char *)w - offsetof(gather_wait, wait));
-    (void)ringo_cancel(g->target);
+    (void)ringo__cancel(g->target);
     cancel_all(g->target->loop, g->waiter, g->rest, g->nrest);
 }
 
@@ -62,7 +62,7 @@ static int gather_one(ringo_loop *l, ringo_task **tasks, size_t i, size_t n, int
     if (!*stop && (*stop = ringo__interrupted(l->current)))
         cancel_all(l, l->current, tasks + i + 1, n - i - 1);
     if (*stop)   /* done by the hook, unless t was not takeable then */
-        (void)ringo_cancel(t);
+        (void)ringo__cancel(t);
     while (t->state != RINGO_T_DONE) {
         gather_wait g = {
             .dw.done = gather_done,

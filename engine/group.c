@@ -36,7 +36,7 @@ static void group_abort(ringo_group *g)
     /* Safe to walk: cancelling only interrupts waits, no member can finish
      * (and leave the list) before it runs again. */
     for (rlist *p = g->members.next; p != &g->members; p = p->next)
-        (void)ringo_cancel(rlist_entry(p, gmember, link)->task);
+        (void)ringo__cancel(rlist_entry(p, gmember, link)->task);
 }
 
 /* Runs in the finishing member's context: records, cancels, wakes. */

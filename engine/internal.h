@@ -47,13 +47,17 @@ struct ringo__wait {
 };
 
 /* A user-space timer (timer.c): fire(tm) runs on the scheduler's context
- * once ringo_now() >= at. */
+ * once ringo_now() >= at. Expired timers fire in deadline order, ties in
+ * the order they were armed (seq), however late the loop runs: asyncio's
+ * rule, which a batch of kernel timeouts completing together would break. */
 typedef struct ringo__timer ringo__timer;
 struct ringo__timer {
     int64_t at;
-    size_t idx;
+    uint64_t seq;                  /* arming order, for ties */
+    size_t idx;                    /* RINGO_TIMER_IDLE while not armed */
     void (*fire)(ringo__timer *tm);
 };
+#define RINGO_TIMER_IDLE ((size_t)-1)
 
 /* Run at loop close (run.c), newest first, after the last task finished and
  * before the ring goes, with ringo__loop still set: a closer may still step
@@ -149,8 +153,9 @@ typedef struct ringo_loop {
 
     struct ringo__workers *workers; /* worker pool (to_thread), NULL until first use */
 
-    ringo__timer **timers;         /* min-heap on `at` */
+    ringo__timer **timers;         /* min-heap on (at, seq) */
     size_t ntimers, captimers;
+    uint64_t timer_seq;
 
     ringo_task *free_head, *free_tail; /* FIFO: slots reused oldest first */
     void **slabs;
@@ -196,6 +201,9 @@ int  ringo__task_new(ringo_loop *l, ringo_task **out, const char *name, ringo_fn
 void ringo__task_reap(ringo_loop *l, ringo_task *t); /* after DONE: stack back, maybe free */
 void ringo__task_release(ringo_task *t);            /* drop the caller's reference */
 bool ringo__task_valid(const ringo_task *t);
+/* ringo_cancel without the handle check, for the engine's own cancels of
+ * tasks whose handle it holds or that nobody holds (teardown, deadlock). */
+int  ringo__cancel(ringo_task *t);
 const char *ringo__task_name(ringo_task *t);        /* formats a default name on demand */
 void ringo__tasks_free_all(ringo_loop *l);
 void ringo__done_wait(ringo_task *t, ringo__done_waiter *w); /* queue w on t (not DONE) */
@@ -251,6 +259,11 @@ void ringo__interrupt(ringo_task *t, int why);
 
 /* timer.c */
 int     ringo__timer_add(ringo_loop *l, ringo__timer *tm);   /* 0 or -ENOMEM */
+/* Arm tm keeping the seq it was given (ringo__timer_ticket): a wake-up that
+ * was decided elsewhere (a linked timeout in the kernel) and must take its
+ * place among the timers as of when it was armed. */
+int     ringo__timer_insert(ringo_loop *l, ringo__timer *tm);
+static inline uint64_t ringo__timer_ticket(ringo_loop *l) { return ++l->timer_seq; }
 void    ringo__timer_del(ringo_loop *l, ringo__timer *tm);   /* no-op if not armed */
 int64_t ringo__timer_next(const ringo_loop *l);              /* INT64_MAX if none */
 void    ringo__timers_run(ringo_loop *l);                    /* fire the expired */
@@ -263,6 +276,9 @@ typedef struct ringo__op {
     ringo_task *task;
     int32_t res;
     uint32_t cqe_flags;
+    /* With a task deadline: the op's place among the timers, for the wake-up
+     * when its linked timeout cuts it (fire NULL without a deadline). */
+    ringo__timer tm;
 } ringo__op;
 
 /* Get an SQE for the current task's next op (after ringo__enter). */

@@ -87,7 +87,7 @@ int ringo_run_config(const ringo_config *cfg, ringo_fn main, void *arg)
             if (l->debug)
                 ringo__debug_alive_at_close(l);
             for (rlist *p = l->live.next; p != &l->live; p = p->next)
-                (void)ringo_cancel(rlist_entry(p, ringo_task, live_link));
+                (void)ringo__cancel(rlist_entry(p, ringo_task, live_link));
             ringo__schedule(l, NULL);
         }
     }

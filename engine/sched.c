@@ -128,7 +128,7 @@ static void break_deadlock(ringo_loop *l, unsigned strike)
         fprintf(stderr, "ringo: deadlock: %zu task(s) wait and nothing can wake them; "
                         "cancelling them\n", l->nlive);
         for (rlist *p = l->live.next; p != &l->live; p = p->next)
-            (void)ringo_cancel(rlist_entry(p, ringo_task, live_link));
+            (void)ringo__cancel(rlist_entry(p, ringo_task, live_link));
         return;
     }
     l->broken = true;

@@ -1,6 +1,7 @@
 /* ringo_shield: asyncio.shield. Await t, but an interruption of the caller
- * (cancel, deadline) ends only the caller's wait: t is not cancelled, its
- * reference is released and it runs on detached, freed when it finishes.
+ * (cancel, deadline) arriving during the wait ends only the caller's wait: t
+ * is not cancelled, its reference is released and it runs on detached, freed
+ * when it finishes. A caller interrupted before it calls waits for t.
  *
  * The wait is a done-waiter on t whose cancel hook unqueues it and wakes the
  * caller, touching nothing of t but its waiter list. */
@@ -31,20 +32,22 @@ int ringo_shield(ringo_task *t)
     int ret = ringo__awaitable(l, t);
     if (ret < 0)
         return ret;
-    /* An interrupted caller gets its error at once, as any suspending call;
-     * t is left running (or, if done, freed). */
-    ringo_loop *entered;
-    ret = ringo__enter(&entered);
-    if (ret < 0) {
-        t->retrieved = true;   /* as below: shielded, its status is nobody's */
-        ringo__task_release(t);
-        return ret;
-    }
+    /* A caller already interrupted (its cancellation delivered, or past its
+     * deadline) is unwinding, and shields its cleanup: it waits for t,
+     * uninterruptibly, as asyncio's `except CancelledError: await
+     * shield(cleanup())` does. Only an interruption arriving during the wait
+     * ends it early. The caller stays cancelled afterwards. */
+    bool unwinding = ringo__interrupted(l->current) != 0;
     t->awaited = true;
     while (t->state != RINGO_T_DONE) {
         shield_wait s = { .dw.done = shield_done, .wait.cancel = shield_cancel, .waiter = l->current };
         ringo__done_wait(t, &s.dw);
-        ret = ringo__wait_on(l, &s.wait);
+        if (unwinding) {
+            ringo__suspend(l, NULL);
+            ret = 0;
+        } else {
+            ret = ringo__wait_on(l, &s.wait);
+        }
         if (ret == 0 && t->state != RINGO_T_DONE) {   /* woken by the deadlock breaker */
             rlist_del(&s.dw.link);
             if (l->broken)

@@ -1,5 +1,7 @@
-/* Time: the clock and sleeping on an absolute IORING_OP_TIMEOUT (absolute, so
- * time spent before the batched submit does not stretch the sleep). */
+/* Time: the clock, and sleeping on a user-space timer. A sleep costs no SQE
+ * and no CQE: the loop's one wait in the kernel is bounded by the earliest
+ * timer, and expired timers fire in deadline order (timer.c), so sleepers
+ * wake in the order of their deadlines however late the loop runs. */
 #include <time.h>
 
 #include "engine/internal.h"
@@ -9,6 +11,25 @@ int64_t ringo_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * RINGO_SEC(1) + ts.tv_nsec;
+}
+
+typedef struct sleep_wait {
+    ringo__timer tm;
+    ringo__wait wait;
+    ringo_task *task;
+    ringo_loop *loop;
+} sleep_wait;
+
+static void sleep_fire(ringo__timer *tm)
+{
+    ringo__wake(((sleep_wait *)tm)->task);
+}
+
+static void sleep_cancel(ringo__wait *w)
+{
+    sleep_wait *s = (sleep_wait *)((char *)w - offsetof(sleep_wait, wait));
+    ringo__timer_del(s->loop, &s->tm);
+    ringo__wake(s->task);
 }
 
 int ringo_sleep(int64_t ns)
@@ -22,21 +43,24 @@ int ringo_sleep(int64_t ns)
     ringo_task *cur = l->current;
     int64_t at = ringo_now();
     at = ns > INT64_MAX - at ? INT64_MAX : at + ns;
-    /* Past the deadline the sleep is cut short, as asyncio.timeout would. */
+    /* Past the deadline the sleep is cut short, as asyncio.timeout would:
+     * the sleep's own timer is then the deadline's. */
     bool cut = cur->deadline < at;
     if (cut)
         at = cur->deadline;
-    struct __kernel_timespec ts = { .tv_sec = at / RINGO_SEC(1), .tv_nsec = at % RINGO_SEC(1) };
-    int64_t saved = cur->deadline;
-    cur->deadline = INT64_MAX;   /* the timeout itself is the deadline: no link */
-    ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_timeout(sqe, &ts, 0, IORING_TIMEOUT_ABS);
-    ret = ringo__op_wait(l, &op, sqe);
-    cur->deadline = saved;
+    sleep_wait s = {
+        .tm = { .at = at, .idx = RINGO_TIMER_IDLE, .fire = sleep_fire },
+        .wait = { .cancel = sleep_cancel },
+        .task = cur,
+        .loop = l,
+    };
+    if (ringo__timer_add(l, &s.tm) < 0)
+        return -ENOMEM;
+    ringo__suspend(l, &s.wait);
+    /* Woken by something else than the timer or a cancel (the deadlock
+     * breaker cannot be: a timer is armed): disarm in any case. */
+    ringo__timer_del(l, &s.tm);
     if (cur->cancelled)
         return -ECANCELED;
-    if (ret == -ETIME)
-        return cut ? -ETIMEDOUT : 0;
-    return ret;
+    return cut ? -ETIMEDOUT : 0;
 }

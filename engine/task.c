@@ -212,10 +212,8 @@ int ringo_spawn(ringo_task **out, ringo_fn fn, void *arg)
     return ringo_spawn_named(out, NULL, fn, arg);
 }
 
-int ringo_cancel(ringo_task *t)
+int ringo__cancel(ringo_task *t)
 {
-    if (!ringo__task_valid(t))
-        return -EINVAL;
     if (t->state == RINGO_T_DONE)
         return -EALREADY;
     if (t->cancelled)
@@ -226,9 +224,21 @@ int ringo_cancel(ringo_task *t)
     return 0;
 }
 
+/* A handle its holder may use: not NULL, not released (awaited to the end or
+ * detached). The running task may always name itself (ringo_self). */
+static bool held(const ringo_task *t)
+{
+    return ringo__task_valid(t) && (t->caller_ref || (ringo__loop && t == ringo__loop->current));
+}
+
+int ringo_cancel(ringo_task *t)
+{
+    return held(t) ? ringo__cancel(t) : -EINVAL;
+}
+
 bool ringo_task_done(const ringo_task *t)
 {
-    return t && (t->state == RINGO_T_DONE || t->state == RINGO_T_FREE);
+    return held(t) && t->state == RINGO_T_DONE;
 }
 
 const char *ringo__task_name(ringo_task *t)
@@ -241,7 +251,7 @@ const char *ringo__task_name(ringo_task *t)
 const char *ringo_task_name(const ringo_task *t)
 {
     /* Formatting the default name on first use is not a visible change. */
-    return ringo__task_valid(t) ? ringo__task_name((ringo_task *)t) : NULL;
+    return held(t) ? ringo__task_name((ringo_task *)t) : NULL;
 }
 
 ringo_task *ringo_self(void)

@@ -6,7 +6,11 @@
 
 #include "engine/internal.h"
 
-#define NOT_ARMED ((size_t)-1)
+/* Earlier deadline first; equal deadlines in the order they were armed. */
+static inline bool before(const ringo__timer *a, const ringo__timer *b)
+{
+    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
 
 static inline void place(ringo_loop *l, size_t i, ringo__timer *tm)
 {
@@ -19,7 +23,7 @@ static void sift_up(ringo_loop *l, size_t i)
     ringo__timer *tm = l->timers[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (l->timers[parent]->at <= tm->at)
+        if (!before(tm, l->timers[parent]))
             break;
         place(l, i, l->timers[parent]);
         i = parent;
@@ -34,9 +38,9 @@ static void sift_down(ringo_loop *l, size_t i)
         size_t c = 2 * i + 1;
         if (c >= l->ntimers)
             break;
-        if (c + 1 < l->ntimers && l->timers[c + 1]->at < l->timers[c]->at)
+        if (c + 1 < l->ntimers && before(l->timers[c + 1], l->timers[c]))
             c++;
-        if (tm->at <= l->timers[c]->at)
+        if (!before(l->timers[c], tm))
             break;
         place(l, i, l->timers[c]);
         i = c;
@@ -45,6 +49,12 @@ static void sift_down(ringo_loop *l, size_t i)
 }
 
 int ringo__timer_add(ringo_loop *l, ringo__timer *tm)
+{
+    tm->seq = ringo__timer_ticket(l);
+    return ringo__timer_insert(l, tm);
+}
+
+int ringo__timer_insert(ringo_loop *l, ringo__timer *tm)
 {
     if (l->ntimers == l->captimers) {
         size_t cap = l->captimers ? l->captimers * 2 : 64;
@@ -62,14 +72,14 @@ int ringo__timer_add(ringo_loop *l, ringo__timer *tm)
 void ringo__timer_del(ringo_loop *l, ringo__timer *tm)
 {
     size_t i = tm->idx;
-    if (i == NOT_ARMED)
+    if (i == RINGO_TIMER_IDLE)
         return;
-    tm->idx = NOT_ARMED;
+    tm->idx = RINGO_TIMER_IDLE;
     ringo__timer *last = l->timers[--l->ntimers];
     if (last == tm)
         return;
     place(l, i, last);
-    if (i > 0 && l->timers[(i - 1) / 2]->at > last->at)
+    if (i > 0 && before(last, l->timers[(i - 1) / 2]))
         sift_up(l, i);
     else
         sift_down(l, i);

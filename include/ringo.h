@@ -103,12 +103,20 @@ RINGO_API int ringo_await(ringo_task *t);
  * already released handle is ignored. */
 RINGO_API void ringo_detach(ringo_task *t);
 
+/* A handle is released once ringo_await (or gather, wait_for, shield) has
+ * returned for it or ringo_detach was called on it. Every call that takes a
+ * handle treats a released one as it treats NULL: ringo_await, ringo_cancel
+ * and the other int-returning calls return -EINVAL (detected while its slot
+ * has not been reused), ringo_task_done returns false, ringo_task_name NULL,
+ * ringo_detach ignores it. The running task may always pass itself
+ * (ringo_self()) to ringo_cancel and ringo_task_name, detached or not. */
+
 /* Request cancellation, delivered at t's next suspension point. 0, or
  * -EALREADY if t has finished, -EINVAL for NULL or a released handle. */
 RINGO_API int ringo_cancel(ringo_task *t);
 
-RINGO_API bool ringo_task_done(const ringo_task *t);   /* false for NULL */
-RINGO_API const char *ringo_task_name(const ringo_task *t); /* NULL for NULL; borrowed */
+RINGO_API bool ringo_task_done(const ringo_task *t);   /* false for NULL or released */
+RINGO_API const char *ringo_task_name(const ringo_task *t); /* NULL for NULL or released; borrowed */
 
 /* The running task, NULL outside one. The pointer is not a reference. */
 RINGO_API ringo_task *ringo_self(void);
@@ -116,7 +124,11 @@ RINGO_API ringo_task *ringo_self(void);
 /* sleep(0): let every other ready task run once. 0 or -ECANCELED. */
 RINGO_API int ringo_yield(void);
 
-/* Sleep ns nanoseconds (<= 0: same as ringo_yield). 0, or -ECANCELED. */
+/* Sleep ns nanoseconds (<= 0: same as ringo_yield). 0, or -ECANCELED;
+ * -ETIMEDOUT if the task's deadline comes first (the sleep ends then).
+ * Every timer-driven wake-up (sleeps, deadlines, wait/wait_for timeouts,
+ * ops cut by their deadline) happens in deadline order, ties in the order
+ * they were started, however late the loop runs (asyncio's rule). */
 RINGO_API int ringo_sleep(int64_t ns);
 
 /* ---- Waiting on many [gather, wait, wait_for, shield, TaskGroup, timeout] */
@@ -146,8 +158,14 @@ RINGO_API int ringo_wait(ringo_task **tasks, size_t n, enum ringo_when when, int
  * Releases the reference. Cancelling the caller cancels t as ringo_await. */
 RINGO_API int ringo_wait_for(ringo_task *t, int64_t timeout_ns);
 
-/* Await t, but cancelling the caller does not cancel t: the caller gets
- * -ECANCELED at once and t runs on, detached. Releases the reference. */
+/* Await t, but cancelling the caller does not cancel t: a cancellation (or
+ * the caller's deadline) arriving while the caller waits here returns
+ * -ECANCELED (-ETIMEDOUT) at once and t runs on, detached. A caller whose
+ * cancellation was already delivered (or that is already past its deadline)
+ * is unwinding: it waits for t, uninterruptibly, and gets t's status, so
+ * cleanup I/O done in a shielded child completes before the caller returns
+ * (asyncio's `except CancelledError: await shield(cleanup())`). The caller
+ * stays cancelled afterwards. Releases the reference. */
 RINGO_API int ringo_shield(ringo_task *t);
 
 /* asyncio.TaskGroup: tasks spawned into the group are awaited together; the

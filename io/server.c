@@ -402,7 +402,7 @@ static void stop_handlers(ringo_loop *l, ringo_server *s)
             s->nconns--;
             c->srv = NULL;
         } else {
-            (void)ringo_cancel(c->task);   /* not started yet: it only closes its fd */
+            (void)ringo__cancel(c->task);   /* not started yet: it only closes its fd */
         }
     }
     s->closer = self;
@@ -428,7 +428,7 @@ int ringo_server_close(ringo_server *s)
         return -EBADF;
     s->closing = true;
     /* First stop the acceptor: after its await no CQE can name s->h. */
-    (void)ringo_cancel(s->acceptor);
+    (void)ringo__cancel(s->acceptor);
     (void)ringo_await(s->acceptor);
     listener_close(s);
     stop_handlers(l, s);

@@ -16,7 +16,6 @@
 
 #include "io/stream.h"
 
-#define NOT_ARMED ((size_t)-1)
 /* How long loop close waits for streams still flushing (a peer that reads). */
 #define LINGER_NS RINGO_SEC(10)
 
@@ -42,7 +41,7 @@ static void linger_fire(ringo__timer *tm)
 
 static void step_until_empty(ringo__streams *sl, ringo_loop *l, int64_t until)
 {
-    ringo__timer tm = { .at = until, .idx = NOT_ARMED, .fire = linger_fire };
+    ringo__timer tm = { .at = until, .idx = RINGO_TIMER_IDLE, .fire = linger_fire };
     bool timed = until != INT64_MAX && ringo__timer_add(l, &tm) == 0;
     while (!rlist_empty(&sl->streams) && (!timed || ringo_now() < until))
         ringo__ring_step(l, true);
@@ -98,7 +97,7 @@ static ringo__streams *streams_get(ringo_loop *l)
     sl->loop = l;
     rlist_init(&sl->streams);
     rlist_init(&sl->kicks);
-    sl->kick_tm.idx = NOT_ARMED;
+    sl->kick_tm.idx = RINGO_TIMER_IDLE;
     sl->kick_tm.fire = kick_fire;
     /* Multishot recv needs 6.0; the ring (5.19) is tried at the first read. */
     sl->multishot = ringo__has_op(l, IORING_OP_RECV) && !env_no_multishot();
@@ -196,7 +195,7 @@ void ringo__stream_after_cqe(ringo_stream *s)
         return;   /* already queued */
     ringo__streams *sl = s->sl;
     rlist_push(&sl->kicks, &s->kick_link);
-    if (sl->kick_tm.idx == NOT_ARMED && ringo__timer_add(sl->loop, &sl->kick_tm) < 0) {
+    if (sl->kick_tm.idx == RINGO_TIMER_IDLE && ringo__timer_add(sl->loop, &sl->kick_tm) < 0) {
         /* No memory for the timer heap: the next sync of s (a read, a
          * write, close, loop close) picks the work up. */
         rlist_del(&s->kick_link);

@@ -1,9 +1,12 @@
 /* shield: the result passes through; cancelling (or timing out) the caller
- * returns at once and leaves the shielded task running to its end, detached.
+ * returns at once and leaves the shielded task running to its end, detached;
+ * a caller already unwinding waits for the shielded task.
  * Ported from CPython's test_asyncio/test_tasks.py (test_shield*). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -106,13 +109,72 @@ Test(shield, caller_deadline_returns_etimedout_and_the_task_completes)
     cr_assert(o.in.saved);
 }
 
+/* The pattern the contract prescribes: a task cancelled in the middle of
+ * its work unwinds, and does its cleanup I/O in a shielded child. */
+struct unwinding {
+    int fds[2];
+    int first, shield_ret, after, cleanup_wrote;
+    bool cleanup_done_at_return;
+};
+
+static int cleanup_fn(void *arg)
+{
+    struct unwinding *u = arg;
+    cr_assert_eq(ringo_sleep(RINGO_MS(20)), 0, "the shielded child is not cancelled");
+    u->cleanup_wrote = (int)ringo_write(u->fds[1], "bye", 3, -1);
+    return 7;
+}
+
+static int unwinding_fn(void *arg)
+{
+    struct unwinding *u = arg;
+    char c;
+    u->first = (int)ringo_read(u->fds[0], &c, 1, -1);   /* cancelled here */
+    ringo_task *t;
+    cr_assert_eq(ringo_spawn(&t, cleanup_fn, u), 0);
+    u->shield_ret = ringo_shield(t);
+    u->cleanup_done_at_return = u->cleanup_wrote == 3;
+    u->after = ringo_sleep(RINGO_MS(1));
+    return u->first;
+}
+
+static int unwinding_main(void *arg)
+{
+    struct unwinding *u = arg;
+    ringo_task *t;
+    cr_assert_eq(ringo_spawn(&t, unwinding_fn, u), 0);
+    cr_assert_eq(ringo_yield(), 0);
+    cr_assert_eq(ringo_cancel(t), 0);
+    cr_assert_eq(ringo_await(t), -ECANCELED);
+    char buf[4] = { 0 };
+    cr_assert_eq(ringo_read(u->fds[0], buf, 3, -1), 3);
+    cr_assert_str_eq(buf, "bye");
+    return 0;
+}
+
+Test(shield, already_cancelled_caller_waits_for_its_cleanup)
+{
+    struct unwinding u = { .first = 1 };
+    cr_assert_eq(pipe(u.fds), 0);
+    cr_assert_eq(run_clean(unwinding_main, &u), 0);
+    close(u.fds[0]);
+    close(u.fds[1]);
+    cr_assert_eq(u.first, -ECANCELED);
+    cr_assert_eq(u.shield_ret, 7, "the cleanup's status comes back");
+    cr_assert(u.cleanup_done_at_return, "shield returned before the cleanup was done");
+    cr_assert_eq(u.after, -ECANCELED, "the task stays cancelled after the shield");
+}
+
 static int precancelled_fn(void *arg)
 {
     struct outer *o = arg;
     ringo_task *t;
     cr_assert_eq(ringo_spawn(&t, inner_fn, &o->in), 0);
     ringo_cancel(ringo_self());
+    int64_t t0 = ringo_now();
     o->ret = ringo_shield(t);
+    o->took = ringo_now() - t0;
+    o->saved_at_return = o->in.saved;
     return 0;
 }
 
@@ -122,16 +184,66 @@ static int precancelled_main(void *arg)
     ringo_task *t;
     cr_assert_eq(ringo_spawn(&t, precancelled_fn, o), 0);
     cr_assert_eq(ringo_await(t), -ECANCELED);
-    wait_saved(&o->in);
     return 0;
 }
 
-Test(shield, already_cancelled_caller_leaves_the_task_running)
+Test(shield, cancelled_before_the_call_gets_the_status)
 {
-    struct outer o = { .in = { RINGO_MS(10), 0, 1, false } };
+    struct outer o = { .in = { RINGO_MS(10), -EIO, 1, false } };
     cr_assert_eq(run_clean(precancelled_main, &o), 0);
-    cr_assert_eq(o.ret, -ECANCELED);
-    cr_assert(o.in.saved);
+    cr_assert_eq(o.ret, -EIO);
+    cr_assert(o.saved_at_return);
+    cr_assert_geq(o.took, RINGO_MS(9));
+}
+
+static int past_deadline_main(void *arg)
+{
+    struct outer *o = arg;
+    ringo_task *t;
+    int64_t old = ringo_deadline(ringo_now() + RINGO_MS(1));
+    cr_assert_eq(ringo_sleep(RINGO_MS(5)), -ETIMEDOUT);
+    cr_assert_eq(ringo_spawn(&t, inner_fn, &o->in), 0);
+    o->ret = ringo_shield(t);
+    o->saved_at_return = o->in.saved;
+    ringo_deadline(old);
+    return 0;
+}
+
+Test(shield, caller_past_its_deadline_waits_too)
+{
+    struct outer o = { .in = { RINGO_MS(10), 3, 1, false } };
+    cr_assert_eq(run_clean(past_deadline_main, &o), 0);
+    cr_assert_eq(o.ret, 3);
+    cr_assert(o.saved_at_return);
+}
+
+/* An unwinding caller cannot be interrupted again (cancellation is sticky),
+ * so a cycle of waits would hang: the deadlock breaker still ends it. */
+static int self_waiting_fn(void *arg)
+{
+    ringo_event *e = arg;
+    return ringo_event_wait(e);
+}
+
+static int unwinding_deadlock_main(void *arg)
+{
+    (void)arg;
+    ringo_event *e;
+    cr_assert_eq(ringo_event_new(&e), 0);
+    ringo_task *t;
+    cr_assert_eq(ringo_spawn(&t, self_waiting_fn, e), 0);
+    ringo_cancel(ringo_self());
+    int ret = ringo_shield(t);
+    ringo_event_free(e);
+    return ret;
+}
+
+Test(shield, unwinding_caller_on_a_task_that_never_ends_is_not_hung)
+{
+    stderr_capture_begin();
+    int ret = run_clean(unwinding_deadlock_main, NULL);
+    free(stderr_capture_end());
+    cr_assert(ret == -ECANCELED || ret == -EDEADLK, "got %d", ret);
 }
 
 static int bad_args_main(void *arg)

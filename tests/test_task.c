@@ -167,6 +167,54 @@ Test(task, bad_handles_return_errors)
     cr_assert_eq(run_clean(bad_handles_main, NULL), 0);
 }
 
+struct detached { ringo_task *self; int slept, self_cancel; bool done; };
+
+static int detached_sleeper(void *arg)
+{
+    struct detached *d = arg;
+    d->slept = ringo_sleep(RINGO_MS(5));
+    cr_assert_str_eq(ringo_task_name(ringo_self()), "sleeper", "a task may always name itself");
+    d->self_cancel = ringo_cancel(ringo_self());
+    d->done = true;
+    return 0;
+}
+
+static int released_main(void *arg)
+{
+    struct detached *d = arg;
+    ringo_task *t;
+    cr_assert_eq(ringo_spawn_named(&t, "sleeper", detached_sleeper, d), 0);
+    ringo_detach(t);
+    /* Every handle-taking call sees a released handle as it sees NULL. */
+    cr_assert_eq(ringo_cancel(t), -EINVAL, "cancel on a detached handle");
+    cr_assert_eq(ringo_await(t), -EINVAL);
+    cr_assert_eq(ringo_wait_for(t, 0), -EINVAL);
+    cr_assert_eq(ringo_shield(t), -EINVAL);
+    cr_assert_eq(ringo_wait(&t, 1, RINGO_ALL_COMPLETED, 0), -EINVAL);
+    int st = 1;
+    cr_assert_eq(ringo_gather(&t, 1, &st), -EINVAL);
+    cr_assert_eq(st, -EINVAL);
+    cr_assert_not(ringo_task_done(t));
+    cr_assert_null(ringo_task_name(t));
+    while (!d->done)
+        cr_assert_eq(ringo_sleep(RINGO_MS(1)), 0);
+
+    cr_assert_eq(ringo_spawn(&t, ret_arg, NULL), 0);
+    cr_assert_eq(ringo_await(t), 0);
+    cr_assert_eq(ringo_cancel(t), -EINVAL, "cancel on an awaited handle");
+    cr_assert_not(ringo_task_done(t));
+    cr_assert_null(ringo_task_name(t));
+    return 0;
+}
+
+Test(task, released_handle_is_refused_by_every_call)
+{
+    struct detached d = { 0 };
+    cr_assert_eq(run_clean(released_main, &d), 0);
+    cr_assert_eq(d.slept, 0, "the detached task was cancelled through a released handle");
+    cr_assert_eq(d.self_cancel, 0, "a detached task may cancel itself");
+}
+
 static int waiter(void *arg)
 {
     return ringo_await(arg);
