@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -106,6 +107,9 @@ struct ringo_task {
     ringo_task *free_next;         /* slab free list */
     int64_t deadline;              /* absolute ns; INT64_MAX = none */
     uint64_t id;
+    struct ringo__remote *proxy;   /* this handle stands for a task of another
+                                      loop (remote.c): it has no coroutine */
+    struct ringo__remote *for_proxy; /* a task whose handle is on another loop */
     char *name;                    /* name_inline or malloc'd */
     char name_inline[RINGO_TASK_NAME_INLINE];
 };
@@ -128,6 +132,26 @@ typedef struct ringo__offload {
     uint8_t *kind;         /* per fd: unknown, regular file, other */
     size_t nkind;
 } ringo__offload;
+
+/* The loop's mailbox (inbox.c); its fields written by other threads sit on
+ * cache lines of their own. */
+struct ringo__msg;
+typedef struct ringo__inbox {
+    _Alignas(64) struct ringo__msg *_Atomic tail;   /* producers */
+    _Atomic int sleeping;          /* 1 while the loop may block in the kernel */
+    _Atomic unsigned senders;      /* threads inside a gated post */
+    _Atomic bool closing;          /* gated posts refused */
+    _Alignas(64) struct ringo__msg *head;           /* the loop's own */
+    struct ringo__msg *stub;
+    int efd;                       /* woken by threads that have no ring */
+    bool polling;                  /* the POLL on efd is in flight */
+    bool msg_ring;                 /* other loops may wake this one by MSG_RING */
+    int64_t spin_ns;               /* spin this long before sleeping */
+    uint64_t efd_val;
+    ringo__cqe_handler poll_h, ring_h, ring_fail_h;
+} ringo__inbox;
+
+struct ringo__run;
 
 typedef struct ringo_loop {
     struct io_uring ring;
@@ -166,6 +190,15 @@ typedef struct ringo_loop {
 
     int64_t slice_start;           /* debug: when the running task was resumed */
     rlist closers;                 /* ringo__closer, run at loop close */
+
+    /* Many loops (loops.c, inbox.c, remote.c) */
+    struct ringo__run *run;        /* the ringo_run/ringo_run_loops call */
+    unsigned index;
+    ringo_task *main;              /* while it runs */
+    size_t proxies;                /* handles of other loops' tasks not done yet */
+    rlist proxy_list;              /* those handles (live_link) */
+    size_t external;               /* waits that another thread may end */
+    ringo__inbox inbox;
 } ringo_loop;
 
 /* The calling thread's running loop, NULL when none. */
@@ -204,6 +237,15 @@ bool ringo__task_valid(const ringo_task *t);
 /* ringo_cancel without the handle check, for the engine's own cancels of
  * tasks whose handle it holds or that nobody holds (teardown, deadlock). */
 int  ringo__cancel(ringo_task *t);
+/* remote.c: a handle on l for a task that will run on another loop: a task
+ * slot without coroutine, never READY, DONE once the task's result arrived
+ * (ringo__proxy_finish). Not counted in l->nlive. */
+int  ringo__proxy_new(ringo_loop *l, ringo_task **out, const char *name);
+void ringo__proxy_finish(ringo_task *p, int status);
+int  ringo__proxy_cancel(ringo_task *p);        /* p->cancelled is set already */
+void ringo__proxy_free(struct ringo__remote *r);
+/* task.c: a finished task whose result goes to another loop lets go of it */
+void ringo__remote_report(ringo_task *t);
 const char *ringo__task_name(ringo_task *t);        /* formats a default name on demand */
 void ringo__tasks_free_all(ringo_loop *l);
 void ringo__done_wait(ringo_task *t, ringo__done_waiter *w); /* queue w on t (not DONE) */

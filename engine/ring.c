@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/internal.h"
+#include "engine/inbox.h"
 
 #ifndef IORING_SETUP_COOP_TASKRUN
 #define IORING_SETUP_COOP_TASKRUN (1U << 8)
@@ -151,8 +151,16 @@ static int submit(ringo_loop *l, bool wait)
 
 void ringo__ring_step(ringo_loop *l, bool wait)
 {
+    /* A loop that sleeps says so first, so that a thread posting to its
+     * inbox knows to wake it (inbox.c). */
+    if (wait && !ringo__inbox_sleep_begin(l))
+        wait = false;
     ring_step(l, wait);
+    if (wait)
+        ringo__inbox_sleep_end(l);
     ringo__timers_run(l);
+    if (!ringo__inbox_idle(l))
+        (void)ringo__inbox_drain(l);
 }
 
 static void ring_step(ringo_loop *l, bool wait)

@@ -6,7 +6,7 @@
  * to do I/O, to start a new pass, or to release a finished task's stack. */
 #include <stdio.h>
 
-#include "engine/internal.h"
+#include "engine/inbox.h"
 
 __thread ringo_loop *ringo__loop __attribute__((tls_model("initial-exec")));
 
@@ -166,8 +166,16 @@ void ringo__schedule(ringo_loop *l, const ringo_task *until)
         l->broken = false;
         if (finished(l, until))
             return;
+        /* Waits that another thread or loop may end (an event set from
+         * anywhere, a task of another loop, a channel) are not deadlocks. */
         if (l->rq_len == 0 && l->inflight == 0 && l->ntimers == 0 &&
-            io_uring_sq_ready(&l->ring) == 0) {
+            l->proxies == 0 && l->external == 0 && ringo__inbox_idle(l)) {
+            /* What is queued then wakes nobody (cancel requests, the
+             * inbox's poll): submit it, don't wait for it. */
+            if (io_uring_sq_ready(&l->ring)) {
+                ringo__ring_step(l, false);
+                continue;
+            }
             break_deadlock(l, ++strikes);
             continue;
         }

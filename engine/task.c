@@ -12,6 +12,9 @@
 
 #define SLAB_TASKS 64
 
+static void task_free(ringo_loop *l, ringo_task *t);
+static int set_name(ringo_task *t, const char *name);
+
 static int grow_slabs(ringo_loop *l)
 {
     void **slabs = realloc(l->slabs, (l->nslabs + 1) * sizeof *slabs);
@@ -46,6 +49,10 @@ static ringo_task *slot_get(ringo_loop *l)
 
 static void slot_put(ringo_loop *l, ringo_task *t)
 {
+    if (t->proxy) {
+        ringo__proxy_free(t->proxy);
+        t->proxy = NULL;
+    }
     if (t->name != t->name_inline)
         free(t->name);
     t->name = NULL;
@@ -63,8 +70,12 @@ void ringo__tasks_free_all(ringo_loop *l)
     for (size_t i = 0; i < l->nslabs; i++) {
         ringo_task *chunk = l->slabs[i];
         for (size_t j = 0; j < SLAB_TASKS; j++)
+        {
             if (chunk[j].name && chunk[j].name != chunk[j].name_inline)
                 free(chunk[j].name);
+            if (chunk[j].proxy)
+                ringo__proxy_free(chunk[j].proxy);
+        }
         free(chunk);
     }
     free(l->slabs);
@@ -78,6 +89,16 @@ bool ringo__task_valid(const ringo_task *t)
     return t && t->state != RINGO_T_FREE;
 }
 
+static void notify_done(ringo_task *t)
+{
+    while (!rlist_empty(&t->done_waiters)) {
+        rlist *p = t->done_waiters.next;
+        rlist_del(p);
+        ringo__done_waiter *w = rlist_entry(p, ringo__done_waiter, link);
+        w->done(w, t);
+    }
+}
+
 static void task_finish(ringo_task *t, int status)
 {
     ringo_loop *l = t->loop;
@@ -88,12 +109,51 @@ static void task_finish(ringo_task *t, int status)
     t->state = RINGO_T_DONE;
     rlist_del(&t->live_link);
     l->nlive--;
-    while (!rlist_empty(&t->done_waiters)) {
-        rlist *p = t->done_waiters.next;
-        rlist_del(p);
-        ringo__done_waiter *w = rlist_entry(p, ringo__done_waiter, link);
-        w->done(w, t);
+    if (t->for_proxy)
+        ringo__remote_report(t);
+    notify_done(t);
+}
+
+void ringo__proxy_finish(ringo_task *p, int status)
+{
+    p->status = p->cancelled && status >= 0 ? -ECANCELED : status;
+    p->state = RINGO_T_DONE;
+    rlist_del(&p->live_link);
+    p->loop->proxies--;
+    notify_done(p);
+    if (!p->caller_ref)
+        task_free(p->loop, p);
+}
+
+int ringo__proxy_new(ringo_loop *l, ringo_task **out, const char *name)
+{
+    ringo_task *t = slot_get(l);
+    if (!t)
+        return -ENOMEM;
+    int ret = set_name(t, name);
+    if (ret < 0) {
+        slot_put(l, t);
+        return ret;
     }
+    t->id = ++l->next_id;
+    t->loop = l;
+    t->fn = NULL;
+    t->arg = NULL;
+    t->status = 0;
+    t->waiting = NULL;
+    t->cancelled = false;
+    t->caller_ref = true;
+    t->retrieved = false;
+    t->awaited = false;
+    t->must_run = false;
+    t->deadline = INT64_MAX;
+    t->for_proxy = NULL;
+    rlist_init(&t->done_waiters);
+    rlist_push(&l->proxy_list, &t->live_link);
+    l->proxies++;
+    t->state = RINGO_T_SUSPENDED;
+    *out = t;
+    return 0;
 }
 
 static void task_entry(void *arg)
@@ -122,19 +182,13 @@ static void default_name(char *buf, uint64_t id)
     buf[5 + n] = 0;
 }
 
-int ringo__task_new(ringo_loop *l, ringo_task **out, const char *name, ringo_fn fn, void *arg)
+static int set_name(ringo_task *t, const char *name)
 {
-    ringo_task *t = slot_get(l);
-    if (!t)
-        return -ENOMEM;
-    uint64_t id = ++l->next_id;
     size_t len = name ? strlen(name) : 0;
     if (len >= RINGO_TASK_NAME_INLINE) {
         t->name = strdup(name);
-        if (!t->name) {
-            slot_put(l, t);
+        if (!t->name)
             return -ENOMEM;
-        }
     } else {
         /* An empty name stands for "Task-<id>", formatted when first asked
          * for: formatting costs more than the rest of a spawn. */
@@ -143,7 +197,21 @@ int ringo__task_new(ringo_loop *l, ringo_task **out, const char *name, ringo_fn 
             memcpy(t->name_inline, name, len);
         t->name_inline[len] = 0;
     }
-    int ret = coro_create(&t->coro, &l->pool, task_entry, t, t->name);
+    return 0;
+}
+
+int ringo__task_new(ringo_loop *l, ringo_task **out, const char *name, ringo_fn fn, void *arg)
+{
+    ringo_task *t = slot_get(l);
+    if (!t)
+        return -ENOMEM;
+    uint64_t id = ++l->next_id;
+    int ret = set_name(t, name);
+    if (ret < 0) {
+        slot_put(l, t);
+        return ret;
+    }
+    ret = coro_create(&t->coro, &l->pool, task_entry, t, t->name);
     if (ret < 0) {
         slot_put(l, t);
         return ret;
@@ -161,6 +229,7 @@ int ringo__task_new(ringo_loop *l, ringo_task **out, const char *name, ringo_fn 
     t->must_run = false;
     t->deadline = INT64_MAX;
     t->id = id;
+    t->for_proxy = NULL;
     rlist_init(&t->done_waiters);
     rlist_push(&l->live, &t->live_link);
     l->nlive++;
@@ -219,6 +288,8 @@ int ringo__cancel(ringo_task *t)
     if (t->cancelled)
         return 0;
     t->cancelled = true;
+    if (RINGO_UNLIKELY(t->proxy))
+        return ringo__proxy_cancel(t);
     if (t->state == RINGO_T_SUSPENDED && t->waiting)
         ringo__interrupt(t, -ECANCELED);
     return 0;

@@ -63,6 +63,11 @@ typedef struct ringo_config {
     unsigned entries;    /* SQ ring size, 0 = default (256); rounded up to a power of 2 */
     size_t stack_size;   /* task stack size in bytes, 0 = default (64 KiB) */
     unsigned flags;      /* RINGO_CFG_* */
+    /* How long a loop with nothing to do spins, waiting for a message from
+     * another loop or thread, before it sleeps in the kernel (a sleeping
+     * CPU can take tens of microseconds to wake). 0 = default (50 us in a
+     * ringo_run_loops of more than one loop, else none); < 0 = never. */
+    int64_t idle_spin_ns;
 } ringo_config;
 
 /* ringo_run with settings; cfg may be NULL (defaults). -EINVAL for unknown
@@ -189,6 +194,69 @@ RINGO_API int ringo_group_wait(ringo_group *g);
  * waited for). The value is taken as given: to nest, pass the smaller of
  * yours and the enclosing one. -EPERM outside a task, -EINVAL if negative. */
 RINGO_API int64_t ringo_deadline(int64_t abs_ns);
+
+/* ---- Many loops [thread-per-core: Seastar's smp, monoio's executors] ---- */
+
+typedef struct ringo_loop ringo_loop;
+
+/* n loops (0: one per CPU of the process's affinity mask), loop i on a thread
+ * of its own pinned to CPU (i mod k) of the k CPUs in that mask, its ring
+ * created on that thread. Every loop runs main(arg) as its first task
+ * (ringo_loop_index() tells them apart); every loop exists before any main
+ * starts. The mains are one group: the first to fail (a negative status
+ * other than -ECANCELED) cancels the mains of the other loops. Returns when
+ * every loop has finished as ringo_run does (main returned, leftovers
+ * cancelled and awaited, loop closed): 0 or that first failure, or -errno if
+ * a loop could not start (then no main runs). More loops than CPUs work.
+ * The calling thread blocks every signal while the loops run, so that
+ * process-directed signals reach the loops' threads. -EINVAL (NULL main,
+ * bad cfg), -EBUSY inside a loop, -ENOMEM, -EAGAIN (no thread). */
+RINGO_API int ringo_run_loops(const ringo_config *cfg, unsigned n, ringo_fn main, void *arg);
+RINGO_API unsigned    ringo_loop_index(void);        /* 0..n-1; 0 under ringo_run or outside */
+RINGO_API unsigned    ringo_loop_count(void);        /* n; 1 under ringo_run; 0 outside a loop */
+RINGO_API ringo_loop *ringo_loop_current(void);      /* NULL outside a loop */
+RINGO_API ringo_loop *ringo_loop_at(unsigned index); /* a loop of the current run, else NULL */
+/* A ringo_loop * stays valid until the ringo_run / ringo_run_loops call that
+ * made it returns. From the moment a loop starts closing (its main has
+ * returned), the calls below that target it return -ESHUTDOWN. */
+
+/* create_task on loop l (the caller's own, or another of the run). The
+ * handle is used from the caller's loop as a local one: ringo_await,
+ * ringo_cancel, ringo_gather, ringo_wait, ringo_wait_for, ringo_shield,
+ * ringo_detach, ringo_task_done and ringo_task_name accept it. Cancelling it
+ * cancels the task on its own loop (an io_uring op in flight is cancelled on
+ * that loop's ring). -EINVAL (NULL), -EPERM (no running loop), -ESHUTDOWN,
+ * -ENOMEM. */
+RINGO_API int ringo_spawn_on(ringo_loop *l, ringo_task **out, ringo_fn fn, void *arg);
+
+/* loop.call_soon_threadsafe, from ANY thread (also one that runs no loop):
+ * fn(arg) runs soon as a detached task on l. Never blocks. 0, -EINVAL,
+ * -ESHUTDOWN, -ENOMEM. A call that returned 0 always runs, even if l starts
+ * closing right after (then in a task already cancelled); calls made by one
+ * thread start in the order they were made. */
+RINGO_API int ringo_call_soon_threadsafe(ringo_loop *l, ringo_fn fn, void *arg);
+/* run_coroutine_threadsafe(...).result(), from a thread that runs no loop:
+ * blocks it until fn(arg) has run as a task on l; returns fn's status
+ * (-ECANCELED if l closed before fn could start). -EDEADLK on a loop's
+ * thread, -EINVAL, -ESHUTDOWN, -ENOMEM. */
+RINGO_API int ringo_run_threadsafe(ringo_loop *l, ringo_fn fn, void *arg);
+
+/* A bounded FIFO of void * items (borrowed) between loops and threads.
+ * Waiting senders and receivers are served in the order they started
+ * waiting, whatever loop they are on; a wait returns -ECANCELED /
+ * -ETIMEDOUT when interrupted (an item handed over before that is kept: the
+ * send counts, the receive returns it). */
+typedef struct ringo_chan ringo_chan;
+RINGO_API int  ringo_chan_new(ringo_chan **out, size_t capacity);  /* capacity >= 1 */
+RINGO_API int  ringo_chan_send(ringo_chan *c, void *item);  /* waits while full; -EPIPE closed */
+RINGO_API int  ringo_chan_recv(ringo_chan *c, void **item); /* waits while empty; -EPIPE once
+                                                               closed and drained */
+/* From any thread: -EAGAIN when full / empty, -EPIPE as above. */
+RINGO_API int  ringo_chan_try_send(ringo_chan *c, void *item);
+RINGO_API int  ringo_chan_try_recv(ringo_chan *c, void **item);
+/* Wakes every waiter (senders get -EPIPE); sent items stay receivable. */
+RINGO_API void ringo_chan_close(ringo_chan *c);
+RINGO_API void ringo_chan_free(ringo_chan *c);   /* once no task or thread can touch it */
 
 /* ---- Synchronization [Lock, Event, Semaphore, Condition, Queue] ----------
  * Waits are FIFO-fair, return -ECANCELED when cancelled (holding nothing
