@@ -13,6 +13,7 @@
 struct ringo_cond {
     ringo_lock *lock;      /* borrowed; outlives the condition */
     ringo__waitq waiters;
+    ringo_loop *_Atomic loop;
 };
 
 int ringo_cond_new(ringo_cond **out, ringo_lock *lk)
@@ -24,6 +25,7 @@ int ringo_cond_new(ringo_cond **out, ringo_lock *lk)
         return -ENOMEM;
     c->lock = lk;
     ringo__waitq_init(&c->waiters);
+    atomic_init(&c->loop, NULL);
     *out = c;
     return 0;
 }
@@ -48,8 +50,11 @@ int ringo_cond_wait(ringo_cond *c)
 {
     if (!c)
         return -EINVAL;
+    int ret = ringo__bind(&c->loop);
+    if (ret < 0)
+        return ret;
     ringo_loop *l;
-    int ret = ringo__enter(&l);
+    ret = ringo__enter(&l);
     if (ret < 0)
         return ret;   /* the lock is still held: nothing was released */
     ringo_task *cur = l->current;

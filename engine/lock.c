@@ -14,6 +14,7 @@
 
 struct ringo_lock {
     uint64_t owner;        /* id of the owning task (ids start at 1), 0 = unlocked */
+    ringo_loop *_Atomic loop;
     ringo__waitq waiters;  /* never non-empty while unlocked */
 };
 
@@ -25,6 +26,7 @@ int ringo_lock_new(ringo_lock **out)
     if (!lk)
         return -ENOMEM;
     lk->owner = 0;
+    atomic_init(&lk->loop, NULL);
     ringo__waitq_init(&lk->waiters);
     *out = lk;
     return 0;
@@ -63,8 +65,11 @@ int ringo_lock_acquire(ringo_lock *lk)
 {
     if (!lk)
         return -EINVAL;
+    int ret = ringo__bind(&lk->loop);
+    if (ret < 0)
+        return ret;
     ringo_loop *l;
-    int ret = ringo__enter(&l);
+    ret = ringo__enter(&l);
     if (ret < 0)
         return ret;
     if (RINGO_LIKELY(!lk->owner)) {
@@ -88,6 +93,9 @@ int ringo_lock_release(ringo_lock *lk)
 {
     if (!lk)
         return -EINVAL;
+    int ret = ringo__bind(&lk->loop);
+    if (ret < 0)
+        return ret;
     if (!lk->owner)
         return -EPERM;
     ringo__lock_pass(lk);

@@ -27,6 +27,7 @@ struct ringo_queue {
     size_t reserved;         /* slots granted to putters that have not run yet */
     size_t unfinished;       /* put and not yet task_done */
     ringo__waitq getters, putters, joiners;
+    ringo_loop *_Atomic loop;
 };
 
 int ringo_queue_new(ringo_queue **out, size_t maxsize)
@@ -111,6 +112,9 @@ int ringo_queue_put_nowait(ringo_queue *q, void *item)
 {
     if (!q)
         return -EINVAL;
+    int bound = ringo__bind(&q->loop);
+    if (bound < 0)
+        return bound;
     if (full(q))
         return -EAGAIN;
     return put_now(q, item);
@@ -136,6 +140,9 @@ int ringo_queue_put(ringo_queue *q, void *item)
 {
     if (!q)
         return -EINVAL;
+    int bound = ringo__bind(&q->loop);
+    if (bound < 0)
+        return bound;
     ringo_loop *l;
     int ret = ringo__enter(&l);
     if (ret < 0)
@@ -149,6 +156,9 @@ int ringo_queue_get_nowait(ringo_queue *q, void **item)
 {
     if (!q || !item)
         return -EINVAL;
+    int bound = ringo__bind(&q->loop);
+    if (bound < 0)
+        return bound;
     if (!q->len)
         return -EAGAIN;
     *item = pop_front(q);
@@ -187,6 +197,9 @@ int ringo_queue_get(ringo_queue *q, void **item)
 {
     if (!q || !item)
         return -EINVAL;
+    int bound = ringo__bind(&q->loop);
+    if (bound < 0)
+        return bound;
     ringo_loop *l;
     int ret = ringo__enter(&l);
     if (ret < 0)
@@ -218,6 +231,9 @@ int ringo_queue_join(ringo_queue *q)
 {
     if (!q)
         return -EINVAL;
+    int bound = ringo__bind(&q->loop);
+    if (bound < 0)
+        return bound;
     ringo_loop *l;
     int ret = ringo__enter(&l);
     if (ret < 0)

@@ -10,6 +10,7 @@
 struct ringo_sem {
     unsigned value;        /* free permits; 0 whenever someone waits */
     ringo__waitq waiters;
+    ringo_loop *_Atomic loop;
 };
 
 int ringo_sem_new(ringo_sem **out, unsigned value)
@@ -21,6 +22,7 @@ int ringo_sem_new(ringo_sem **out, unsigned value)
         return -ENOMEM;
     s->value = value;
     ringo__waitq_init(&s->waiters);
+    atomic_init(&s->loop, NULL);
     *out = s;
     return 0;
 }
@@ -55,8 +57,11 @@ int ringo_sem_acquire(ringo_sem *s)
 {
     if (!s)
         return -EINVAL;
+    int ret = ringo__bind(&s->loop);
+    if (ret < 0)
+        return ret;
     ringo_loop *l;
-    int ret = ringo__enter(&l);
+    ret = ringo__enter(&l);
     if (ret < 0)
         return ret;
     if (RINGO_LIKELY(s->value)) {
@@ -70,7 +75,8 @@ int ringo_sem_release(ringo_sem *s)
 {
     if (!s)
         return -EINVAL;
-    return sem_give(s);
+    int ret = ringo__bind(&s->loop);
+    return ret < 0 ? ret : sem_give(s);
 }
 
 void ringo_sem_free(ringo_sem *s)

@@ -69,6 +69,21 @@ int ringo__waitq_wait(ringo_loop *l, ringo__waitq *q, ringo__waiter *w);
  * gave up on a deadlock. */
 int ringo__waitq_wait_uninterruptible(ringo_loop *l, ringo__waitq *q, ringo__waiter *w);
 
+/* Lock, Event, Semaphore, Condition and Queue belong to the loop of the
+ * first task that makes an int-returning call on them; a task of another
+ * loop gets -EXDEV, before any other check. Outside a loop nothing binds.
+ * One relaxed load on the fast path (a plain load on x86-64 and aarch64). */
+static inline int ringo__bind(ringo_loop *_Atomic *owner)
+{
+    ringo_loop *l = ringo__loop;
+    ringo_loop *o = atomic_load_explicit(owner, memory_order_relaxed);
+    if (RINGO_LIKELY(o == l) || !l)
+        return 0;
+    if (o)
+        return -EXDEV;
+    return atomic_compare_exchange_strong(owner, &o, l) || o == l ? 0 : -EXDEV;
+}
+
 /* For _free: true (and one line on stderr) if n tasks still wait, in which
  * case the primitive must not be freed. */
 bool ringo__waitq_refuse_free(size_t n, const char *fn, const char *what);

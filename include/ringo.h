@@ -421,6 +421,26 @@ RINGO_API int ringo_start_server(ringo_server **out, const char *host, const cha
                                  ringo_conn_fn fn, void *arg);
 RINGO_API int ringo_start_unix_server(ringo_server **out, const char *path, ringo_conn_fn fn,
                                       void *arg);
+/* Servers on many loops. */
+struct ringo_tls;
+typedef struct ringo_server_opts {
+    int backlog;             /* listen(2) backlog, 0 = SOMAXCONN */
+    unsigned flags;          /* RINGO_SERVER_* */
+    struct ringo_tls *tls;   /* reserved for TLS: must be NULL for now (-EINVAL) */
+} ringo_server_opts;
+/* SO_REUSEPORT: each loop may start its own server on the same port (the
+ * first one with port "0" picks it; pass ringo_server_port's to the others);
+ * the kernel spreads connections over the listeners. */
+#define RINGO_SERVER_REUSEPORT 0x1u
+/* One listener; each connection's handler runs on the loop of the run that
+ * has the fewest live connections of this server (the socket is handed
+ * over). */
+#define RINGO_SERVER_SPREAD    0x2u
+/* opts NULL: as ringo_start_server. ringo_server_close cancels and awaits
+ * the handlers on every loop they run on. -EINVAL for unknown flags or both
+ * flags at once. */
+RINGO_API int ringo_start_server_opts(ringo_server **out, const char *host, const char *port,
+                                      const ringo_server_opts *opts, ringo_conn_fn fn, void *arg);
 RINGO_API int ringo_server_port(const ringo_server *s);     /* bound TCP port, -EINVAL */
 /* Until the server is closed (0) or the caller is cancelled / past its
  * deadline (-ECANCELED / -ETIMEDOUT; the server keeps serving then: its
