@@ -129,15 +129,19 @@ void ringo__wake_from_any(ringo__wake_msg *wm, ringo_task *t)
     ringo__post(t->loop, &wm->m);
 }
 
+/* Bounded, so that threads posting faster than the loop runs what they post
+ * cannot keep it here: the rest waits for the next step. */
+#define DRAIN_MAX 1024
+
 bool ringo__inbox_drain(ringo_loop *l)
 {
-    bool any = false;
+    unsigned n = 0;
     ringo__msg *m;
-    while ((m = pop(&l->inbox))) {
-        any = true;
+    while (n < DRAIN_MAX && (m = pop(&l->inbox))) {
+        n++;
         m->run(m, l);
     }
-    return any;
+    return n > 0;
 }
 
 /* ---- waking from the kernel --------------------------------------------- */

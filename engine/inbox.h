@@ -38,7 +38,7 @@ void ringo__wake_from_any(ringo__wake_msg *wm, ringo_task *t);
 /* ---- the loop's side (run.c, ring.c) ------------------------------------ */
 int  ringo__inbox_open(ringo_loop *l);     /* eventfd, wake POLL; 0 or -errno */
 void ringo__inbox_close(ringo_loop *l);
-/* Run every message posted so far; true if any ran. */
+/* Run the messages posted so far (up to a bound); true if any ran. */
 bool ringo__inbox_drain(ringo_loop *l);
 /* About to sleep in the kernel: spin a little (cfg), then raise the flag.
  * false if a message came in meanwhile (the flag is down again, don't

@@ -94,7 +94,7 @@ int ringo_run_loops(const ringo_config *cfg, unsigned n, ringo_fn main, void *ar
     unsigned k = our_cpus(mine, CPU_SETSIZE);
     if (n == 0)
         n = k ? k : 1;
-    struct ringo__run run = { .n = n, .cfg = cfg, .main = main, .arg = arg, .expected = n,
+    struct ringo__run run = { .n = n, .ncpus = k, .cfg = cfg, .main = main, .arg = arg, .expected = n,
                               .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
     run.loops = calloc(n, sizeof *run.loops);
     run.cancel_main = calloc(n, sizeof *run.cancel_main);

@@ -10,7 +10,9 @@
 #define RINGO_MIN_STACK ((size_t)16 * 1024)
 /* A loop about to sleep spins this long first for a message from another
  * loop or thread, where a sleeping vCPU takes tens of microseconds to wake.
- * Only loops of a ringo_run_loops with more than one loop spin by default. */
+ * By default only loops of a ringo_run_loops with more than one loop and no
+ * more loops than CPUs spin: a spinning loop must not hold the CPU that the
+ * loop it waits for needs. */
 #define RINGO_SPIN_DEFAULT RINGO_US(50)
 
 static bool debug_from_env(void)
@@ -51,7 +53,8 @@ int ringo__loop_open(ringo_loop *l, struct ringo__run *run, unsigned index)
         ringo__ring_exit(l);
         return ret;
     }
-    int64_t spin = cfg && cfg->idle_spin_ns ? cfg->idle_spin_ns : run->n > 1 ? RINGO_SPIN_DEFAULT : 0;
+    int64_t spin = cfg && cfg->idle_spin_ns ? cfg->idle_spin_ns
+                 : run->n > 1 && run->n <= run->ncpus ? RINGO_SPIN_DEFAULT : 0;
     l->inbox.spin_ns = spin > 0 ? spin : 0;
     coro_init_thread(&l->sched);
     (void)coro_overflow_handler_install();

@@ -9,6 +9,7 @@
 
 struct ringo__run {
     unsigned n;
+    unsigned ncpus;                /* CPUs in the affinity mask */
     ringo_loop **loops;            /* complete before any main starts */
     const ringo_config *cfg;
     ringo_fn main;

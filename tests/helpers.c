@@ -83,3 +83,40 @@ char *stderr_capture_end(void)
     fclose(capture);
     return buf;
 }
+
+/* ---- many loops ----------------------------------------------------------- */
+
+#include "loops_helpers.h"
+
+struct loops_run {
+    ringo_fn fn;
+    void *arg;
+    ringo_event *stop[MAX_TEST_LOOPS];
+};
+
+static int loops_main(void *arg)
+{
+    struct loops_run *r = arg;
+    unsigned i = ringo_loop_index();
+    if (i != 0)
+        return ringo_event_wait(r->stop[i]);
+    int ret = r->fn(r->arg);
+    for (unsigned k = 1; k < ringo_loop_count(); k++)
+        ringo_event_set(r->stop[k]);
+    return ret;
+}
+
+int run_loops_clean(const ringo_config *cfg, unsigned n, ringo_fn fn, void *arg)
+{
+    cr_assert_leq(n, MAX_TEST_LOOPS);
+    struct loops_run r = { .fn = fn, .arg = arg };
+    for (unsigned i = 0; i < MAX_TEST_LOOPS; i++)
+        cr_assert_eq(ringo_event_new(&r.stop[i]), 0);
+    int before = open_fd_count();
+    int ret = ringo_run_loops(cfg, n, loops_main, &r);
+    cr_assert_null(ringo_loop_current(), "a loop is still current after ringo_run_loops returned");
+    cr_assert_eq(open_fd_count(), before, "ringo_run_loops leaked descriptors");
+    for (unsigned i = 0; i < MAX_TEST_LOOPS; i++)
+        ringo_event_free(r.stop[i]);
+    return ret;
+}
