@@ -30,6 +30,8 @@ static void *loop_thread_main(void *arg)
 {
     loop_thread *lt = arg;
     struct ringo__run *run = lt->run;
+    /* The caller's mask, not the all-blocked one we were created with. */
+    pthread_sigmask(SIG_SETMASK, &run->sigmask, NULL);
     if (lt->cpu >= 0) {
         cpu_set_t one;
         CPU_ZERO(&one);
@@ -110,9 +112,9 @@ int ringo_run_loops(const ringo_config *cfg, unsigned n, ringo_fn main, void *ar
         run.cancel_main[i].run = cancel_main_run;
     /* Process-directed signals go to the loops' threads, not to ours: a
      * signal a loop waits for must find every other thread blocking it. */
-    sigset_t all, old;
+    sigset_t all;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_sigmask(SIG_SETMASK, &all, &run.sigmask);
     unsigned started = 0;
     for (; started < n; started++) {
         lt[started] = (loop_thread){ .run = &run, .index = started,
@@ -131,7 +133,7 @@ int ringo_run_loops(const ringo_config *cfg, unsigned n, ringo_fn main, void *ar
     }
     for (unsigned i = 0; i < started; i++)
         pthread_join(lt[i].tid, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_sigmask(SIG_SETMASK, &run.sigmask, NULL);
     ret = atomic_load(&run.open_error);
     if (!ret)
         ret = atomic_load(&run.failure);

@@ -4,6 +4,7 @@
 #define RINGO_ENGINE_RUN_H
 
 #include <pthread.h>
+#include <signal.h>
 
 #include "engine/inbox.h"
 
@@ -20,7 +21,11 @@ struct ringo__run {
     pthread_cond_t cv;
     unsigned arrived, expected;
     _Atomic int open_error;
+    sigset_t sigmask;              /* the caller's, for the loops' threads */
     ringo__msg *cancel_main;       /* one per loop: the group cancels its main */
+    /* io/signal.c: how many loops wait for each signal; every loop's thread
+     * blocks those, so that the signal stays pending for their signalfds. */
+    _Atomic int sig_loops[65];
 };
 
 /* Open loop l of run (its ring on the calling thread). 0 or -errno. */

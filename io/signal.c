@@ -23,7 +23,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "engine/internal.h"
+#include "engine/run.h"
 
 typedef struct sig_waiter {
     rlist link;              /* on st->waiters[signo] until delivered or gone */
@@ -42,6 +42,7 @@ typedef struct sig_state {
     size_t nwaiters;         /* over all signals */
     sigset_t mask;           /* signals with waiters: the signalfd's mask */
     sigset_t ours;           /* those we blocked (were unblocked before) */
+    sigset_t announced;      /* those the other loops of the run block for us */
     bool reading, cancelling, rearm_armed;
     struct signalfd_siginfo si;   /* the read's buffer */
     rlist waiters[NSIG];
@@ -49,6 +50,72 @@ typedef struct sig_state {
 
 /* One loop per thread, so the thread finds its loop's state here. */
 static __thread sig_state *state;
+
+/* ---- many loops ----------------------------------------------------------
+ * A process-directed signal goes to any thread that does not block it. So
+ * while a loop of a run waits for a signal, every loop's thread blocks it
+ * (the run's own thread and the workers block everything): it stays pending
+ * until a waiting loop's signalfd reads it, and is delivered there. A loop
+ * that starts waiting has every other loop update its mask before its wait
+ * begins (a task spawned on each, awaited); one that stops tells them
+ * without waiting. */
+
+static __thread sigset_t run_blocked;   /* what this thread blocks for the run */
+
+static int sync_mask(void *arg)
+{
+    (void)arg;
+    ringo_loop *l = ringo__loop;
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    for (int s = 1; s < NSIG && s < 65; s++) {
+        bool want = atomic_load(&l->run->sig_loops[s]) > 0;
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, s);
+        if (want && !sigismember(&cur, s)) {
+            pthread_sigmask(SIG_BLOCK, &one, NULL);
+            sigaddset(&run_blocked, s);
+        } else if (!want && sigismember(&run_blocked, s)) {
+            sigdelset(&run_blocked, s);
+            pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+        }
+    }
+    return 0;
+}
+
+/* This loop's signalfd took signo: the others block it before we wait. */
+static void run_block(ringo_loop *l, int signo)
+{
+    struct ringo__run *run = l->run;
+    if (run->n < 2 || signo >= 65)
+        return;
+    atomic_fetch_add(&run->sig_loops[signo], 1);
+    ringo_task *t[64];
+    size_t n = 0;
+    for (unsigned i = 0; i < run->n; i++) {
+        if (i == l->index)
+            continue;
+        if (n == sizeof t / sizeof t[0]) {
+            (void)ringo_gather(t, n, NULL);
+            n = 0;
+        }
+        if (ringo_spawn_on(run->loops[i], &t[n], sync_mask, NULL) == 0)
+            n++;
+    }
+    (void)ringo_gather(t, n, NULL);   /* a cancelled caller still waits for them */
+}
+
+/* This loop's signalfd let signo go. */
+static void run_unblock(ringo_loop *l, int signo)
+{
+    struct ringo__run *run = l->run;
+    if (run->n < 2 || signo >= 65 || atomic_fetch_sub(&run->sig_loops[signo], 1) != 1)
+        return;
+    for (unsigned i = 0; i < run->n; i++)
+        if (i != l->index)
+            (void)ringo_call_soon_threadsafe(run->loops[i], sync_mask, NULL);
+}
 
 /* ---- the mask ----------------------------------------------------------- */
 
@@ -76,6 +143,10 @@ static int sig_add(sig_state *st, int signo)
  * blocked it (a pending instance is delivered normally right here). */
 static void sig_drop(sig_state *st, int signo)
 {
+    if (sigismember(&st->announced, signo)) {
+        sigdelset(&st->announced, signo);
+        run_unblock(st->loop, signo);
+    }
     sigdelset(&st->mask, signo);
     (void)signalfd(st->fd, &st->mask, 0);   /* only fails on a bad fd or mask */
     if (sigismember(&st->ours, signo)) {
@@ -205,6 +276,7 @@ static int state_get(ringo_loop *l, sig_state **out)
         return -ENOMEM;
     sigemptyset(&st->mask);
     sigemptyset(&st->ours);
+    sigemptyset(&st->announced);
     /* Blocking on purpose, like the pool's eventfd: io_uring polls it. */
     st->fd = signalfd(-1, &st->mask, SFD_CLOEXEC);
     if (st->fd < 0) {
@@ -259,8 +331,20 @@ int ringo_wait_signal(int signo)
     if (ret < 0)
         return ret;
     rlist *head = &st->waiters[signo];
-    if (rlist_empty(head) && (ret = sig_add(st, signo)) < 0)
+    if (!sigismember(&st->announced, signo)) {
+        sigaddset(&st->announced, signo);
+        run_block(l, signo);   /* may suspend */
+        if ((ret = ringo__interrupted(l->current)) < 0 && rlist_empty(head)) {
+            sigdelset(&st->announced, signo);
+            run_unblock(l, signo);
+            return ret;
+        }
+    }
+    if (rlist_empty(head) && (ret = sig_add(st, signo)) < 0) {
+        sigdelset(&st->announced, signo);
+        run_unblock(l, signo);
         return ret;
+    }
     sig_waiter w = { .wait.cancel = waiter_cancel, .task = l->current, .signo = signo };
     rlist_push(head, &w.link);
     st->nwaiters++;

@@ -9,6 +9,8 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -529,4 +531,110 @@ static void exdev(void)
 Test(loops, primitives_refuse_tasks_of_another_loop_except_event_set)
 {
     both_wakeups(exdev);
+}
+
+/* ---- the worker pool, signals and subprocesses on many loops -------------- */
+
+struct pooled { unsigned before, after; bool worker_in_loop; };
+
+static int on_worker(void *arg)
+{
+    struct pooled *p = arg;
+    p->worker_in_loop = ringo_loop_current() != NULL;
+    return 0;
+}
+
+static int pool_task(void *arg)
+{
+    struct pooled *p = arg;
+    p->before = ringo_loop_index();
+    int ret = ringo_to_thread(on_worker, p);
+    p->after = ringo_loop_index();
+    return ret;
+}
+
+static int child_task(void *arg)
+{
+    (void)arg;
+    ringo_process *p;
+    const char *argv[] = { "sh", "-c", "exit 7", NULL };
+    int ret = ringo_process_spawn(&p, argv, NULL);
+    if (ret < 0)
+        return ret;
+    int code = -1;
+    ret = ringo_process_wait(p, &code);
+    ringo_process_free(p);
+    return ret < 0 ? ret : 100 + code;
+}
+
+static int pool_and_child_main(void *arg)
+{
+    struct pooled *p = arg;
+    ringo_task *t;
+    cr_assert_eq(ringo_spawn_on(ringo_loop_at(1), &t, pool_task, p), 0);
+    cr_assert_eq(ringo_await(t), 0);
+    cr_assert_eq(ringo_spawn_on(ringo_loop_at(1), &t, child_task, NULL), 0);
+    cr_assert_eq(ringo_await(t), 107, "the child spawned on loop 1 is reaped there");
+    return 0;
+}
+
+Test(loops, to_thread_returns_to_the_calling_loop_and_children_are_reaped_where_spawned)
+{
+    struct pooled p = { 9, 9, true };
+    cr_assert_eq(run_loops_clean(NULL, 2, pool_and_child_main, &p), 0);
+    cr_assert_eq(p.before, 1);
+    cr_assert_eq(p.after, 1);
+    cr_assert_not(p.worker_in_loop);
+}
+
+/* Whether thread tid blocks signo, from /proc (the only outside view). */
+static bool blocks(pid_t tid, int signo)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    unsigned long long mask = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "SigBlk: %llx", &mask) == 1)
+            break;
+    fclose(f);
+    return (mask >> (signo - 1)) & 1;
+}
+
+struct sigrun { _Atomic pid_t waiter_tid; int got; unsigned got_on; };
+
+static int wait_usr1_task(void *arg)
+{
+    struct sigrun *s = arg;
+    atomic_store(&s->waiter_tid, gettid());
+    s->got = ringo_wait_signal(SIGUSR1);
+    s->got_on = ringo_loop_index();
+    return 0;
+}
+
+static int signal_main(void *arg)
+{
+    struct sigrun *s = arg;
+    ringo_task *t;
+    cr_assert_eq(ringo_spawn_on(ringo_loop_at(1), &t, wait_usr1_task, s), 0);
+    /* The wait is in place once loop 1's thread blocks the signal (its
+     * signalfd then has it); every other loop's thread blocks it first. */
+    for (int i = 0; i < 5000 && !(atomic_load(&s->waiter_tid) && blocks(atomic_load(&s->waiter_tid), SIGUSR1)); i++)
+        cr_assert_eq(ringo_sleep(RINGO_MS(1)), 0);
+    cr_assert(blocks(gettid(), SIGUSR1), "loop 0 does not block a signal loop 1 waits for");
+    cr_assert_eq(kill(getpid(), SIGUSR1), 0);   /* process-directed */
+    cr_assert_eq(ringo_await(t), 0);
+    for (int i = 0; i < 5000 && blocks(gettid(), SIGUSR1); i++)
+        cr_assert_eq(ringo_sleep(RINGO_MS(1)), 0);
+    cr_assert_not(blocks(gettid(), SIGUSR1), "loop 0 still blocks the signal nobody waits for");
+    return 0;
+}
+
+Test(loops, a_signal_awaited_on_loop_1_is_delivered_there)
+{
+    struct sigrun s = { .waiter_tid = 0 };
+    cr_assert_eq(run_loops_clean(NULL, 2, signal_main, &s), 0);
+    cr_assert_eq(s.got, SIGUSR1);
+    cr_assert_eq(s.got_on, 1);
 }
