@@ -13,6 +13,9 @@
 #ifdef CORO_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
+#ifdef CORO_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 /* The C view of the frame must match the offsets the .S files use. */
 #if defined(__x86_64__)
@@ -42,7 +45,7 @@ __thread coro_t *ringo__coro_cur
 
 /* External definitions of the inline functions in coro.h. */
 extern inline coro_t *coro_current(void);
-#ifndef CORO_ASAN
+#ifndef CORO_SWITCH_OUT_OF_LINE
 extern inline void coro_switch(coro_t *from, coro_t *to);
 #endif
 
@@ -50,6 +53,9 @@ void coro_init_thread(coro_t *self)
 {
     memset(self, 0, sizeof(*self));
     self->name = "main";
+#ifdef CORO_TSAN
+    self->tsan_fiber = __tsan_get_current_fiber();
+#endif
     ringo__coro_cur = self;
 }
 
@@ -161,6 +167,9 @@ int coro_create(coro_t *c, coro_pool *p, coro_fn fn, void *arg, const char *name
     c->name_id = 0;
     c->asan_bottom = ringo__stack_low(s);
     c->asan_size = (size_t)((char *)s->base + s->size - ringo__stack_low(s));
+#ifdef CORO_TSAN
+    c->tsan_fiber = __tsan_create_fiber(0);
+#endif
 
     coro_fn entry = fn;
     void *entry_arg = arg;
@@ -192,6 +201,12 @@ void coro_destroy(coro_t *c, coro_pool *p)
 {
     if (!c->stack)
         return;
+#ifdef CORO_TSAN
+    /* Never the running fiber: c is not running (an exited coroutine is
+     * destroyed by whoever runs after it). */
+    __tsan_destroy_fiber(c->tsan_fiber);
+    c->tsan_fiber = NULL;
+#endif
     ringo__stack_put(p, c);
     c->stack = NULL;
     c->sp = NULL;
@@ -218,6 +233,19 @@ void coro_exit(coro_t *from, coro_t *to)
     dead_resumed(from);
 }
 #else
+#ifdef CORO_TSAN
+/* TSan sees each stack as a thread of its own; a switch with sync makes
+ * what `from` did happen before what `to` does next, as it does on the one
+ * real thread. */
+void coro_switch(coro_t *from, coro_t *to)
+{
+    void *sp = to->sp;
+    ringo__coro_cur = to;
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+    ringo__coro_switch(&from->sp, sp);
+}
+#endif
+
 void coro_exit(coro_t *from, coro_t *to)
 {
     coro_switch(from, to);

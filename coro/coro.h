@@ -55,6 +55,7 @@ typedef struct coro {
     void *asan_fake_stack;
     const void *asan_bottom;
     size_t asan_size;
+    void *tsan_fiber;       /* ThreadSanitizer's context for this stack */
 } coro_t;
 
 /* Pool of stacks of `stack_size` usable bytes (0: CORO_DEFAULT_STACK, 4x
@@ -81,9 +82,10 @@ void coro_destroy(coro_t *c, coro_pool *p);
 
 /* Save the running context in `from`, resume `to`.
  *
- * Without AddressSanitizer this is an inline call straight into the assembly
+ * Without sanitizers this is an inline call straight into the assembly
  * switch (coro.c holds the external definition for non-inlined calls); under
- * ASan it is out of line and tells ASan about each stack change. */
+ * AddressSanitizer or ThreadSanitizer it is out of line and tells the
+ * sanitizer about each stack change. */
 #if defined(__SANITIZE_ADDRESS__)
 # define CORO_ASAN 1
 #elif defined(__has_feature)
@@ -91,13 +93,23 @@ void coro_destroy(coro_t *c, coro_pool *p);
 #  define CORO_ASAN 1
 # endif
 #endif
+#if defined(__SANITIZE_THREAD__)
+# define CORO_TSAN 1
+#elif defined(__has_feature)
+# if __has_feature(thread_sanitizer)
+#  define CORO_TSAN 1
+# endif
+#endif
+#if defined(CORO_ASAN) || defined(CORO_TSAN)
+# define CORO_SWITCH_OUT_OF_LINE 1
+#endif
 
 /* internal: the assembly switch (switch_*.S) and the running coroutine */
 void ringo__coro_switch(void **save_sp, void *to_sp);
 extern __thread coro_t *ringo__coro_cur
     __attribute__((visibility("hidden"), tls_model("initial-exec")));
 
-#ifdef CORO_ASAN
+#ifdef CORO_SWITCH_OUT_OF_LINE
 void coro_switch(coro_t *from, coro_t *to);
 #else
 inline void coro_switch(coro_t *from, coro_t *to)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs every test: plain (gcc), sanitized (ASan+UBSan), clang,
-# and the context switch on aarch64 under qemu-user. Does its own set-up.
+# Builds and runs every test: plain (gcc), sanitized (ASan+UBSan, TSan),
+# clang, and the context switch on aarch64 under qemu-user. Does its own set-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -33,6 +33,14 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_retur
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 phase "gcc, AddressSanitizer + UndefinedBehaviorSanitizer" "$B/asan" -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
 unset ASAN_OPTIONS UBSAN_OPTIONS
+# The TSan build runs only tests/tsan/ (Criterion's runner crashes under it).
+# TSan's fixed shadow layout needs ASLR off on kernels with many mmap random
+# bits; setarch -R turns it off for each test program.
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+TEST_ARGS=(--wrapper "setarch $(uname -m) -R")
+phase "gcc, ThreadSanitizer" "$B/tsan" -Db_sanitize=thread -Db_lundef=false -Dbenchmarks=disabled -Dexamples=false
+TEST_ARGS=()
+unset TSAN_OPTIONS
 CC=clang CXX=clang++ phase "clang, debugoptimized" "$B/clang"
 echo "== aarch64 context switch under qemu-user"
 if scripts/test-aarch64.sh "$B/aarch64"; then passed=$((passed+1)); else failed=$((failed+1)); fi
