@@ -11,6 +11,7 @@
  *    writing it would touch (and commit) their lowest page for nothing.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,17 +65,25 @@ int ringo__coro_stack_guard_mode(int mode)
     return __atomic_exchange_n(&guard_mode, mode, __ATOMIC_RELAXED);
 }
 
+/* Set once for the process, before the first pool exists: pools are made
+ * on many loops' threads at once. */
+static size_t ps;
+static pthread_once_t sizes_once = PTHREAD_ONCE_INIT;
+
 static size_t page_size(void)
 {
-    static size_t ps;
-    if (!ps)
-        ps = (size_t)sysconf(_SC_PAGESIZE);
     return ps;
 }
 
 static size_t round_page(size_t n)
 {
     return (n + page_size() - 1) & ~(page_size() - 1);
+}
+
+static void init_sizes(void)
+{
+    ps = (size_t)sysconf(_SC_PAGESIZE);
+    ringo__coro_guard_size = round_page(GUARD_BYTES);
 }
 
 static long vma_budget(void)
@@ -107,8 +116,7 @@ int coro_pool_init(coro_pool *p, size_t stack_size)
         stack_size *= 4; /* ASan frames carry redzones */
 #endif
     }
-    if (!ringo__coro_guard_size)
-        ringo__coro_guard_size = round_page(GUARD_BYTES);
+    pthread_once(&sizes_once, init_sizes);
     memset(p, 0, sizeof(*p));
     p->stack_size = round_page(stack_size);
     p->max_free = DEFAULT_MAX_FREE;

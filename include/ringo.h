@@ -264,7 +264,17 @@ RINGO_API void ringo_chan_free(ringo_chan *c);   /* once no task or thread can t
  * then) and -ETIMEDOUT past the task's deadline. Constructors work anywhere;
  * waiting needs a task (-EPERM). Freeing a primitive that has waiters is
  * refused with a message on stderr (the waiters would never wake): the
- * _free call then does nothing. */
+ * _free call then does nothing.
+ *
+ * Each primitive belongs to one loop: the loop of the first task that makes
+ * an int-returning call on it (constructors excepted). From then on such a
+ * call from a task of another loop returns -EXDEV, before any other check,
+ * and the primitive lives and dies with that loop's run: use a new one in
+ * the next run. ringo_event_set and ringo_event_clear are the exception:
+ * any loop or thread may call them; they do not bind the event and take
+ * effect on its loop soon (a waiter there wakes), not necessarily before
+ * they return. Waiting on an event is never taken for a deadlock, since
+ * another thread may set it. */
 
 typedef struct ringo_lock ringo_lock;
 RINGO_API int  ringo_lock_new(ringo_lock **out);
