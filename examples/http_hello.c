@@ -2,7 +2,7 @@
  * Written for speed, and still plain: one task per connection, the request
  * head read into a stack buffer, the response queued on the stream.
  *
- * usage: http_hello [PORT] [HOST]     (defaults 8080 127.0.0.1)
+ * usage: http_hello [--loops N] [PORT] [HOST]     (defaults 1, 8080, 127.0.0.1)
  * Prints "listening on HOST:PORT" once ready. Try: curl http://127.0.0.1:8080/
  * or wrk -c 100 -d 10 http://127.0.0.1:8080/
  *
@@ -12,9 +12,15 @@
  * queued bytes whenever the task waits for more input; drain only waits when
  * the client lets replies pile up (above 64 KiB).
  *
+ * --loops N (0: one per CPU) runs N loops, one thread each, every one with a
+ * listener of its own on the same port (RINGO_SERVER_REUSEPORT): the kernel
+ * spreads the connections. Loop 0 binds first (port 0 picks one) and hands
+ * the port to the others.
+ *
  * Like epoll_http (its benchmark baseline), it handles GET-style requests
- * without bodies. Ctrl-C (SIGINT) or SIGTERM stops it cleanly: a task waits
- * on each signal, then the server is closed and main returns 0. */
+ * without bodies. Ctrl-C (SIGINT) or SIGTERM stops it cleanly: on loop 0 a
+ * task waits on each signal; then every loop is told to stop, closes its
+ * server and returns, and the program exits 0. */
 #include <errno.h>
 #include <ringo.h>
 #include <signal.h>
@@ -82,32 +88,78 @@ static int first_signal(ringo_task *t[2])
     return got;
 }
 
+struct app {
+    const char *host, *port;
+    char bound[8];                  /* the port loop 0 got, for the other loops */
+    ringo_event *bound_set, *stop;  /* loop 0's: set once bound, set to stop */
+};
+
+static int event_wait_task(void *arg)
+{
+    return ringo_event_wait(arg);
+}
+
+/* Wait from any loop for an event of loop 0 (an event belongs to the loop
+ * that waits on it): the wait runs there as a task, awaited from here. */
+static int wait_on_loop0(ringo_event *e)
+{
+    ringo_task *t;
+    int ret = ringo_spawn_on(ringo_loop_at(0), &t, event_wait_task, e);
+    return ret < 0 ? ret : ringo_await(t);
+}
+
+/* Every loop runs this. Loop 0 binds first, watches the signals and tells
+ * the others when to stop. */
 static int serve(void *arg)
 {
-    char **argv = arg;
-    const char *port = argv[0] ? argv[0] : "8080";
-    const char *host = argv[0] && argv[1] ? argv[1] : "127.0.0.1";
+    struct app *a = arg;
+    unsigned me = ringo_loop_index();
+    if (me > 0 && wait_on_loop0(a->bound_set) < 0)
+        return 0;   /* loop 0 failed, and its error is the run's */
+    const ringo_server_opts o = { .flags = ringo_loop_count() > 1 ? RINGO_SERVER_REUSEPORT : 0 };
+    const char *port = me ? a->bound : a->port;
     ringo_server *srv;
-    int ret = ringo_start_server(&srv, host, port, handle, NULL);
+    int ret = ringo_start_server_opts(&srv, a->host, port, &o, handle, NULL);
     if (ret < 0) {
-        fprintf(stderr, "http_hello: cannot listen on %s:%s: %s\n", host, port, strerror(-ret));
+        fprintf(stderr, "http_hello: cannot listen on %s:%s: %s\n", a->host, port, strerror(-ret));
         return ret;
     }
-    ringo_task *watchers[2];
-    if ((ret = watch_signals(watchers)) < 0) {
+    if (me > 0) {
+        (void)wait_on_loop0(a->stop);   /* or cancelled: another loop failed */
         ringo_server_close(srv);
-        return ret;
+        return 0;
     }
-    const char *l = strchr(host, ':') ? "[" : "", *r = *l ? "]" : "";   /* IPv6: [::1] */
-    printf("listening on %s%s%s:%d\n", l, host, r, ringo_server_port(srv));
-    fflush(stdout);
-    int signo = first_signal(watchers);
-    ringo_server_close(srv);   /* cancels and awaits the connection handlers */
+    snprintf(a->bound, sizeof a->bound, "%d", ringo_server_port(srv));
+    ringo_event_set(a->bound_set);
+    ringo_task *watchers[2];
+    int signo = watch_signals(watchers);
+    if (signo == 0) {
+        const char *l = strchr(a->host, ':') ? "[" : "", *r = *l ? "]" : "";   /* IPv6: [::1] */
+        printf("listening on %s%s%s:%d\n", l, a->host, r, ringo_server_port(srv));
+        fflush(stdout);
+        signo = first_signal(watchers);
+    }
+    ringo_event_set(a->stop);   /* the other loops close their servers meanwhile */
+    ringo_server_close(srv);    /* cancels and awaits the connection handlers */
     return signo > 0 ? 0 : signo;
 }
 
 int main(int argc, char **argv)
 {
-    (void)argc;
-    return ringo_run(serve, argv + 1) < 0 ? 1 : 0;
+    unsigned loops = 1;
+    int i = 1;
+    if (argc > 2 && strcmp(argv[1], "--loops") == 0) {
+        loops = (unsigned)strtoul(argv[2], NULL, 10);
+        i = 3;
+    }
+    struct app a = {
+        .port = i < argc ? argv[i] : "8080",
+        .host = i + 1 < argc ? argv[i + 1] : "127.0.0.1",
+    };
+    if (ringo_event_new(&a.bound_set) < 0 || ringo_event_new(&a.stop) < 0)
+        return 1;
+    int ret = loops == 1 ? ringo_run(serve, &a) : ringo_run_loops(NULL, loops, serve, &a);
+    ringo_event_free(a.bound_set);
+    ringo_event_free(a.stop);
+    return ret < 0 ? 1 : 0;
 }

@@ -11,7 +11,8 @@
  * Handler tasks are detached; the server tracks them through a `conn`
  * record, which the task unlinks before it finishes, so every task pointer
  * on the list is live and can be cancelled. Closing waits for the list to
- * drain.
+ * drain. A SPREAD server's handlers on other loops are on the same list,
+ * through the proxies of their tasks (server_spread.c).
  *
  * A server still open when main returns is cancelled with every other task.
  * Nothing of it may outlive the loop: its handler tasks and acceptor run
@@ -26,40 +27,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/server.h"
+#include "io/server_int.h"
 #include "io/stream.h"
 
-#define BACKLOG 4096                   /* the kernel caps it at net.core.somaxconn */
 #define EMFILE_PAUSE RINGO_MS(100)     /* out of fds: retry after this, never spin */
 
-typedef struct conn {
-    rlist link;
-    ringo_task *task;
-    ringo_server *srv;   /* NULL once the server let go (closed from this handler) */
-    int fd;
-} conn;
-
-struct ringo_server {
-    ringo__cqe_handler h;   /* the multishot accept's CQEs */
-    ringo__wait wait;       /* the acceptor's wait for the multishot to end */
-    ringo_loop *loop;
-    int fd;
-    int port;               /* -1 for a Unix server */
-    ringo_conn_fn fn;
-    void *arg;
-    ringo_task *acceptor;   /* our reference, awaited at close */
-    ringo_task *closer;     /* set while close waits for the handlers */
-    rlist conns;
-    size_t nconns;
-    rlist waiters;          /* serve_forever callers */
-    int end_res;            /* result of the CQE that ended the multishot */
-    bool armed, multishot, accepted, closing;
-    char *path;             /* Unix: unlinked at close if still our socket */
-    dev_t dev;
-    ino_t ino;
-};
-
-static void conn_end(conn *c)
+void ringo__conn_end(ringo__conn *c)
 {
     ringo_server *s = c->srv;
     if (s) {
@@ -73,36 +46,51 @@ static void conn_end(conn *c)
 
 static int conn_main(void *arg)
 {
-    conn *c = arg;
+    ringo__conn *c = arg;
     if (ringo__loop->current->cancelled) {   /* before it started: just close fd */
         close(c->fd);
-        conn_end(c);
-        return 0;
+    } else {
+        ringo_stream *st;
+        if (ringo__stream_new(&st, c->fd) == 0) {
+            /* The handler's status has nobody to go to (asyncio logs it). */
+            (void)c->fn(st, c->arg);
+            (void)ringo_stream_close(st);
+        }
     }
-    ringo_conn_fn fn = c->srv->fn;
-    void *fnarg = c->srv->arg;
-    ringo_stream *st;
-    if (ringo__stream_new(&st, c->fd) == 0) {
-        /* The handler's status has nobody to go to (asyncio logs it). */
-        (void)fn(st, fnarg);
-        (void)ringo_stream_close(st);
-    }
-    conn_end(c);
+    /* Without its server (closed from this handler) the counter is gone. */
+    if (c->srv && c->live)
+        atomic_fetch_sub_explicit(c->live, 1, memory_order_relaxed);
+    ringo__conn_end(c);
     return 0;
 }
 
-/* Called from a CQE handler or the acceptor: give fd a task of its own. */
-static void conn_start(ringo_server *s, int fd)
+bool ringo__conn_refused(const ringo_server *s)
 {
-    bool refuse = s->closing || s->acceptor->cancelled;
-    conn *c = refuse ? NULL : malloc(sizeof *c);
+    return s->closing || s->acceptor->cancelled;
+}
+
+ringo__conn *ringo__conn_new(ringo_server *s, int fd)
+{
+    ringo__conn *c = ringo__conn_refused(s) ? NULL : malloc(sizeof *c);
     if (!c) {
         close(fd);   /* closing, or no memory: drop this client */
-        return;
+        return NULL;
     }
-    *c = (conn){ .srv = s, .fd = fd };
+    *c = (ringo__conn){ .srv = s, .fd = fd, .fn = s->fn, .arg = s->arg };
+    atomic_init(&c->claimed, false);
+    return c;
+}
+
+void ringo__conn_start_here(ringo_server *s, ringo__conn *c)
+{
+    if (s->spread) {
+        c->live = &s->spread[s->loop->index].live;
+        atomic_fetch_add_explicit(c->live, 1, memory_order_relaxed);
+    }
     if (ringo__task_new(s->loop, &c->task, NULL, conn_main, c) < 0) {
-        close(fd);
+        if (c->live)
+            atomic_fetch_sub_explicit(c->live, 1, memory_order_relaxed);
+        close(c->fd);
         free(c);
         return;
     }
@@ -110,6 +98,18 @@ static void conn_start(ringo_server *s, int fd)
     ringo__task_release(c->task);   /* detached: the list tracks it */
     rlist_push(&s->conns, &c->link);
     s->nconns++;
+}
+
+/* Called from a CQE handler or the acceptor: give fd a task of its own. */
+static void conn_start(ringo_server *s, int fd)
+{
+    if (s->spread) {
+        ringo__spread_queue(s, fd);
+        return;
+    }
+    ringo__conn *c = ringo__conn_new(s, fd);
+    if (c)
+        ringo__conn_start_here(s, c);
 }
 
 static void accept_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
@@ -205,19 +205,31 @@ static int accept_main(void *arg)
 {
     ringo_server *s = arg;
     int ret = accept_loop(s);
+    /* No accept can arrive any more: sockets not handed over yet are closed. */
+    if (s->spread)
+        ringo__spread_stop(s);
     /* Cancelled, not by close: the loop is ending with the server open. */
     if (s->loop->current->cancelled && !s->closing)
         listener_close(s);
     return ret;
 }
 
-static int server_new(ringo_server **out, ringo_loop *l, int fd, int port, ringo_conn_fn fn,
-                      void *arg)
+static int server_new(ringo_server **out, ringo_loop *l, int fd, int port, bool spread,
+                      ringo_conn_fn fn, void *arg)
 {
     ringo_server *s = calloc(1, sizeof *s);
-    if (!s) {
+    int ret = s ? 0 : -ENOMEM;
+    if (ret == 0 && spread)
+        ret = ringo__spread_init(s, ringo_loop_count());
+    if (ret == 0) {
+        ret = ringo__task_new(l, &s->acceptor, "ringo-accept", accept_main, s);
+        if (ret < 0)
+            ringo__spread_free(s);
+    }
+    if (ret < 0) {
         close(fd);
-        return -ENOMEM;
+        free(s);
+        return ret;
     }
     s->h.complete = accept_complete;
     s->wait.cancel = accept_cancel;
@@ -229,18 +241,13 @@ static int server_new(ringo_server **out, ringo_loop *l, int fd, int port, ringo
     s->multishot = true;
     rlist_init(&s->conns);
     rlist_init(&s->waiters);
-    int ret = ringo__task_new(l, &s->acceptor, "ringo-accept", accept_main, s);
-    if (ret < 0) {
-        close(fd);
-        free(s);
-        return ret;
-    }
     s->acceptor->must_run = true;   /* to close the listener if cancelled at once */
     *out = s;
     return 0;
 }
 
-static int listen_on(const struct sockaddr *sa, socklen_t len, int v6only)
+static int listen_on(const struct sockaddr *sa, socklen_t len, int v6only, int backlog,
+                     bool reuseport)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -253,7 +260,8 @@ static int listen_on(const struct sockaddr *sa, socklen_t len, int v6only)
     }
     if (sa->sa_family == AF_INET6)
         (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
-    if (bind(fd, sa, len) < 0 || listen(fd, BACKLOG) < 0) {
+    if ((reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
+        bind(fd, sa, len) < 0 || listen(fd, backlog) < 0) {
         int err = errno;
         close(fd);
         return -err;
@@ -272,11 +280,19 @@ static int bound_port(int fd)
     return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
-int ringo_start_server(ringo_server **out, const char *host, const char *port, ringo_conn_fn fn,
-                       void *arg)
+#define SERVER_FLAGS (RINGO_SERVER_REUSEPORT | RINGO_SERVER_SPREAD)
+
+int ringo_start_server_opts(ringo_server **out, const char *host, const char *port,
+                            const ringo_server_opts *opts, ringo_conn_fn fn, void *arg)
 {
-    if (!out || !fn || !port)
+    ringo_server_opts o = { .backlog = 0 };
+    if (opts)
+        o = *opts;
+    if (!out || !fn || !port || o.backlog < 0 || o.tls || (o.flags & ~SERVER_FLAGS) ||
+        (o.flags & SERVER_FLAGS) == SERVER_FLAGS)
         return -EINVAL;
+    int backlog = o.backlog ? o.backlog : SOMAXCONN;   /* the kernel caps it at somaxconn */
+    bool reuseport = o.flags & RINGO_SERVER_REUSEPORT;
     ringo_loop *l;
     int ret = ringo__enter(&l);
     if (ret < 0)
@@ -290,13 +306,13 @@ int ringo_start_server(ringo_server **out, const char *host, const char *port, r
         return ret;
     int fd = -ENOENT;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
-        fd = listen_on(ai->ai_addr, ai->ai_addrlen, !any);
+        fd = listen_on(ai->ai_addr, ai->ai_addrlen, !any, backlog, reuseport);
     freeaddrinfo(res);
     if (fd == -EAFNOSUPPORT && any) {
         ret = ringo__resolve("0.0.0.0", port, AI_PASSIVE, &res);
         if (ret < 0)
             return ret;
-        fd = listen_on(res->ai_addr, res->ai_addrlen, 0);
+        fd = listen_on(res->ai_addr, res->ai_addrlen, 0, backlog, reuseport);
         freeaddrinfo(res);
     }
     if (fd < 0)
@@ -306,7 +322,15 @@ int ringo_start_server(ringo_server **out, const char *host, const char *port, r
         close(fd);
         return p;
     }
-    return server_new(out, l, fd, p, fn, arg);
+    /* Under ringo_run (one loop) a SPREAD server is a plain one. */
+    bool spread = (o.flags & RINGO_SERVER_SPREAD) && ringo_loop_count() > 1;
+    return server_new(out, l, fd, p, spread, fn, arg);
+}
+
+int ringo_start_server(ringo_server **out, const char *host, const char *port, ringo_conn_fn fn,
+                       void *arg)
+{
+    return ringo_start_server_opts(out, host, port, NULL, fn, arg);
 }
 
 int ringo_start_unix_server(ringo_server **out, const char *path, ringo_conn_fn fn, void *arg)
@@ -330,7 +354,7 @@ int ringo_start_unix_server(ringo_server **out, const char *path, ringo_conn_fn 
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
         (void)unlink(path);
-    int fd = listen_on((struct sockaddr *)&sa, len, 0);
+    int fd = listen_on((struct sockaddr *)&sa, len, 0, SOMAXCONN, false);
     if (fd >= 0 && stat(path, &st) < 0) {   /* remembered, to unlink only ours */
         ret = -errno;
         close(fd);
@@ -341,7 +365,7 @@ int ringo_start_unix_server(ringo_server **out, const char *path, ringo_conn_fn 
         return fd;
     }
     ringo_server *s;
-    ret = server_new(&s, l, fd, -1, fn, arg);
+    ret = server_new(&s, l, fd, -1, false, fn, arg);
     if (ret < 0) {
         (void)unlink(path);
         free(copy);
@@ -380,6 +404,8 @@ int ringo_server_serve_forever(ringo_server *s)
     int ret = ringo__enter(&l);
     if (ret < 0)
         return ret;
+    if (s->loop != l)
+        return -EXDEV;   /* the server's state belongs to its loop */
     if (s->closing)
         return 0;
     forever_wait f = { .wait.cancel = forever_cancel, .task = l->current };
@@ -388,14 +414,16 @@ int ringo_server_serve_forever(ringo_server *s)
     return ringo__wait_on(l, &f.wait);
 }
 
-/* Cancel every handler but the caller's own and wait for them to finish.
- * Uninterruptible: close is cleanup, and the handlers point at s. */
+/* Cancel every handler but the caller's own and wait for them to finish;
+ * those on other loops are cancelled through their proxies, and their
+ * records leave the list once the result came back here. Uninterruptible:
+ * close is cleanup, and the handlers point at s. */
 static void stop_handlers(ringo_loop *l, ringo_server *s)
 {
     ringo_task *self = l->current;
     for (rlist *p = s->conns.next, *next; p != &s->conns; p = next) {
         next = p->next;
-        conn *c = rlist_entry(p, conn, link);
+        ringo__conn *c = rlist_entry(p, ringo__conn, link);
         if (c->task == self) {
             /* close called from a handler: it runs on, without the server */
             rlist_del(&c->link);
@@ -409,9 +437,11 @@ static void stop_handlers(ringo_loop *l, ringo_server *s)
     while (s->nconns && !l->broken)
         ringo__suspend(l, NULL);
     s->closer = NULL;
-    /* Only after a deadlock was broken: orphan whoever is still stuck. */
+    /* Only after a deadlock was broken: orphan whoever is still stuck. A
+     * deadlock is never declared while a task of another loop is awaited,
+     * so only local handlers can be left. */
     while (!rlist_empty(&s->conns)) {
-        conn *c = rlist_entry(s->conns.next, conn, link);
+        ringo__conn *c = rlist_entry(s->conns.next, ringo__conn, link);
         rlist_del(&c->link);
         c->srv = NULL;
     }
@@ -424,6 +454,8 @@ int ringo_server_close(ringo_server *s)
     ringo_loop *l = ringo__loop;
     if (!l || !l->current)
         return -EPERM;
+    if (s->loop != l)
+        return -EXDEV;
     if (s->closing || l->current == s->acceptor)
         return -EBADF;
     s->closing = true;
@@ -437,6 +469,7 @@ int ringo_server_close(ringo_server *s)
         rlist_del(&f->link);
         ringo__wake(f->task);
     }
+    ringo__spread_free(s);
     free(s);
     return 0;
 }

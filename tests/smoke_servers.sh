@@ -4,9 +4,11 @@
 # (echo_client, curl, a pipelining client), then stopped with SIGINT or
 # SIGTERM, which each must answer by closing its server and exiting 0.
 # graceful_server must also finish a request in progress when signalled.
-# usage: smoke_servers.sh ECHO_SERVER ECHO_CLIENT HTTP_HELLO GRACEFUL_SERVER
+# echo_server and http_hello run once more on two loops (--loops 2), and
+# sharded_kv serves keys set and read on connections of both loops.
+# usage: smoke_servers.sh ECHO_SERVER ECHO_CLIENT HTTP_HELLO GRACEFUL_SERVER SHARDED_KV
 set -u
-echo_server=$1 echo_client=$2 http_hello=$3 graceful_server=$4
+echo_server=$1 echo_client=$2 http_hello=$3 graceful_server=$4 sharded_kv=$5
 dir=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$dir"; }
@@ -14,21 +16,29 @@ trap cleanup EXIT
 out=/dev/null
 fail() { echo "FAIL: $*"; [ -f "$out" ] && sed 's/^/  server: /' "$out"; exit 1; }
 
-# start NAME PROG HOST: run PROG 0 HOST in the background, set $port.
+# start NAME PROG HOST [ARG...]: run PROG ARG... 0 HOST in the background
+# (HOST "-": PROG ARG... alone), set $port.
 start() {
-    out=$dir/$1.$3    # a fresh file: no stale "listening on" line
-    "$2" 0 "$3" >"$out" 2>&1 &
+    name=$1 prog=$2 host=$3
+    shift 3
+    out=$dir/$name.$host.$#    # a fresh file: no stale "listening on" line
+    if [ "$host" = - ]; then
+        "$prog" "$@" >"$out" 2>&1 &
+        host=127.0.0.1
+    else
+        "$prog" "$@" 0 "$host" >"$out" 2>&1 &
+    fi
     pid=$!
     i=0
     while ! grep -qs '^listening on ' "$out"; do
         i=$((i + 1))
-        [ $i -gt 100 ] && fail "$1 did not print 'listening on' within 10 s"
-        kill -0 "$pid" 2>/dev/null || fail "$1 exited early"
+        [ $i -gt 100 ] && fail "$name did not print 'listening on' within 10 s"
+        kill -0 "$pid" 2>/dev/null || fail "$name exited early"
         sleep 0.1
     done
     port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out")
-    [ -n "$port" ] && [ "$port" -gt 0 ] || fail "$1: no port in: $(cat "$out")"
-    echo "$1 listening on $3 port $port"
+    [ -n "$port" ] && [ "$port" -gt 0 ] || fail "$name: no port in: $(cat "$out")"
+    echo "$name $* listening on $host port $port"
 }
 
 # stop SIG: send SIG to the server, which must exit 0 on its own.
@@ -49,6 +59,14 @@ for host in 127.0.0.1 ::1; do
     [ "$got" = "$(printf 'a\nb\nc')" ] || fail "echo stdin: got '$got'"
     if [ $host = ::1 ]; then stop TERM; else stop INT; fi
 done
+# Two loops, a listener each on one port: every client is answered, then
+# SIGINT stops both loops.
+start echo_server "$echo_server" 127.0.0.1 --loops 2
+for i in 1 2 3 4 5 6 7 8; do
+    got=$("$echo_client" -p "$port" -h 127.0.0.1 "line $i")
+    [ "$got" = "line $i" ] || fail "echo on two loops: got '$got'"
+done
+stop INT
 # The client reports a refused connection and fails.
 if "$echo_client" -p "$port" x >/dev/null 2>&1; then fail "echo_client to a dead port succeeded"; fi
 
@@ -85,6 +103,14 @@ print("pipelining: 11 responses")
 PY
 fi
 stop TERM
+if command -v curl >/dev/null; then
+    start http_hello "$http_hello" 127.0.0.1 --loops 2
+    for i in 1 2 3 4; do
+        got=$(curl -sS --max-time 10 "http://127.0.0.1:$port/" "http://127.0.0.1:$port/")
+        [ "$got" = "Hello, world!Hello, world!" ] || fail "curl on two loops: got '$got'"
+    done
+    stop INT
+fi
 
 # Graceful shutdown: SIGINT while /slow is half answered and another
 # keep-alive connection idles. The slow request completes, both connections
@@ -124,4 +150,38 @@ pid=
 [ $st -eq 0 ] || fail "graceful_server: exit status $st after SIGINT, want 0"
 grep -q '^stopped by SIGINT: [12] request(s) served, 0 cut short$' "$out" ||
     fail "graceful_server: no 'stopped' line"
+
+# Sharded key-value store on two loops: keys set on some connections are
+# read back on others. The keys hash to both loops' shards and SPREAD puts
+# the connections on both loops, so requests cross loops both ways.
+if command -v python3 >/dev/null; then
+    start sharded_kv "$sharded_kv" - --loops 2 --port 0
+    python3 - "$port" <<'PY' || fail "sharded_kv"
+import socket, sys
+def fnv(key):
+    h = 2166136261
+    for b in key.encode():
+        h = ((h ^ b) * 16777619) & 0xffffffff
+    return h
+keys = ["key%d" % i for i in range(60)]
+assert {fnv(k) % 2 for k in keys} == {0, 1}, "all keys on one shard"
+conns = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) for _ in range(6)]
+files = [c.makefile("rb") for c in conns]
+def ask(j, lines):
+    conns[j].sendall("".join(l + "\n" for l in lines).encode())
+    return [files[j].readline().decode().rstrip("\n") for _ in lines]
+for i, k in enumerate(keys):
+    assert ask(i % 3, ["SET %s value of %s" % (k, k)]) == ["OK"], k
+for j in range(3, 6):
+    got = ask(j, ["GET " + k for k in keys])
+    assert got == ["VALUE value of " + k for k in keys], got[:3]
+got = ask(0, ["GET nope", "BOGUS", "SET x", "GET", "GET a b", "SET e ", "GET e", "SET key1 new\r"])
+assert got == ["NOTFOUND", "ERROR", "ERROR", "ERROR", "ERROR", "OK", "VALUE ", "OK"], got
+assert ask(5, ["GET key1"]) == ["VALUE new"]
+for c in conns:
+    c.close()
+print("sharded_kv: 60 keys set on three connections, read back on three others")
+PY
+    stop INT
+fi
 echo "ok"
