@@ -444,12 +444,16 @@ typedef struct ringo_server_opts {
  * the kernel spreads connections over the listeners. */
 #define RINGO_SERVER_REUSEPORT 0x1u
 /* One listener; each connection's handler runs on the loop of the run that
- * has the fewest live connections of this server (the socket is handed
- * over). */
+ * has the fewest live connections of this server (ties round-robin; the
+ * socket is handed over as a plain descriptor). Handlers then run on other
+ * threads: `arg` is shared between loops. Under ringo_run, a plain server. */
 #define RINGO_SERVER_SPREAD    0x2u
 /* opts NULL: as ringo_start_server. ringo_server_close cancels and awaits
- * the handlers on every loop they run on. -EINVAL for unknown flags or both
- * flags at once. */
+ * the handlers on every loop they run on; it and serve_forever return
+ * -EXDEV from another loop than the server's. -EINVAL for unknown flags,
+ * both flags at once, a negative backlog or a non-NULL tls. With
+ * REUSEPORT, connections still queued on a listener that closes are dropped
+ * (unless net.ipv4.tcp_migrate_req=1). */
 RINGO_API int ringo_start_server_opts(ringo_server **out, const char *host, const char *port,
                                       const ringo_server_opts *opts, ringo_conn_fn fn, void *arg);
 RINGO_API int ringo_server_port(const ringo_server *s);     /* bound TCP port, -EINVAL */
