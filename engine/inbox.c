@@ -76,12 +76,15 @@ static void wake(ringo_loop *l)
 {
     ringo_loop *from = ringo__loop;
     if (from && from != l && from->inbox.msg_ring && l->inbox.msg_ring) {
-        /* Goes out with the sender's next submit, at the end of its pass,
-         * batched with its other SQEs. */
         struct io_uring_sqe *sqe = ringo__sqe(from);
         io_uring_prep_msg_ring(sqe, l->ring.ring_fd, 0, (uint64_t)(uintptr_t)&l->inbox.ring_h, 0);
         sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
         io_uring_sqe_set_data(sqe, &l->inbox.ring_fail_h);
+        /* Out now, not with the end of our pass: a task that keeps
+         * streaming (a channel's sender) may not end it for long, and the
+         * loop we wake would idle meanwhile. Only a sleeping loop costs
+         * this system call. */
+        (void)io_uring_submit(&from->ring);
         return;
     }
     efd_kick(l);

@@ -35,7 +35,7 @@ static int open_fd_count(void)
 }
 
 /* ringo_run(fn, arg), checking that it returned 0 and closed clean. */
-static void run_clean(ringo_fn fn, void *arg)
+static __attribute__((unused)) void run_clean(ringo_fn fn, void *arg)
 {
     int before = open_fd_count();
     CHECK(ringo_run(fn, arg) == 0);
