@@ -144,6 +144,8 @@ bool ringo__inbox_drain(ringo_loop *l)
         n++;
         m->run(m, l);
     }
+    if (n)
+        l->inbox.recent = true;
     return n > 0;
 }
 
@@ -234,7 +236,12 @@ void ringo__inbox_close(ringo_loop *l)
 bool ringo__inbox_sleep_begin(ringo_loop *l)
 {
     ringo__inbox *q = &l->inbox;
-    if (q->spin_ns > 0) {
+    /* Only a loop that heard from others since it last slept spins: one
+     * that serves only its own sockets (a REUSEPORT server) would burn the
+     * spin on every idle moment for nothing. */
+    bool spin = q->spin_ns > 0 && q->recent;
+    q->recent = false;
+    if (spin) {
         int64_t until = ringo_now() + q->spin_ns;
         do {
             if (!ringo__inbox_idle(l))

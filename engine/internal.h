@@ -147,6 +147,7 @@ typedef struct ringo__inbox {
     bool polling;                  /* the POLL on efd is in flight */
     bool msg_ring;                 /* other loops may wake this one by MSG_RING */
     int64_t spin_ns;               /* spin this long before sleeping */
+    bool recent;                   /* messages came since the last sleep */
     uint64_t efd_val;
     ringo__cqe_handler poll_h, ring_h, ring_fail_h;
 } ringo__inbox;

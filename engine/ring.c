@@ -154,7 +154,7 @@ void ringo__ring_step(ringo_loop *l, bool wait)
     /* A loop that spins before it sleeps sends what it has first (its
      * MSG_RINGs wake the loops it is about to wait for), and returns: what
      * it reaped may be what its caller waits for. The next step spins. */
-    if (wait && l->inbox.spin_ns > 0 && io_uring_sq_ready(&l->ring))
+    if (wait && l->inbox.spin_ns > 0 && l->inbox.recent && io_uring_sq_ready(&l->ring))
         wait = false;
     /* A loop that sleeps says so first, so that a thread posting to its
      * inbox knows to wake it (inbox.c). */

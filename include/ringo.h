@@ -65,7 +65,8 @@ typedef struct ringo_config {
     unsigned flags;      /* RINGO_CFG_* */
     /* How long a loop with nothing to do spins, waiting for a message from
      * another loop or thread, before it sleeps in the kernel (a sleeping
-     * CPU can take tens of microseconds to wake). 0 = default: 50 us in a
+     * CPU can take tens of microseconds to wake); only a loop that received
+     * messages since it last slept spins. 0 = default: 50 us in a
      * ringo_run_loops of 2 or more loops and no more loops than CPUs, else
      * none; < 0 = never. */
     int64_t idle_spin_ns;

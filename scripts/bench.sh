@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
     build-essential meson ninja-build pkg-config liburing-dev
     libbenchmark-dev g++ libboost-context-dev
-    python3 wrk libuv1-dev
+    python3 wrk libuv1-dev nginx
 )
 need_packages "${PACKAGES[@]}"
 
@@ -66,6 +66,18 @@ rm -f "$out_sync" "$out_asyncio"
 if [ -s "$out_sync" ] && command -v python3 >/dev/null; then
     python3 bench/bench_asyncio.py --out "$out_asyncio"
 fi
+# Many loops (a binary of its own): spawn_on round trips beside a condvar
+# ping-pong, a channel between two loops beside a mutex+condvar queue,
+# call_soon_threadsafe from a foreign thread, 1 loop against 2 (and plain
+# threads, what the machine allows); each baseline in the same run.
+out_loops=$B/bench_loops.json
+rm -f "$out_loops"
+"$B/bench/bench_loops" \
+    --benchmark_repetitions="$REPS" \
+    --benchmark_enable_random_interleaving=true \
+    --benchmark_display_aggregates_only=true \
+    --benchmark_out="$out_loops" --benchmark_out_format=json \
+    "$@"
 # Subprocesses: spawn + wait of `true`, ringo, then asyncio's
 # create_subprocess_exec doing the same (bench/bench_process.py).
 out_proc=$B/bench_process.json
@@ -146,7 +158,8 @@ fi
 # when a benchmark filter was given (a focused run).
 net_out=$B/net.json
 rss_out=$B/idle_rss.json
-rm -f "$net_out" "$rss_out"
+net_loops_out=$B/net_loops.json
+rm -f "$net_out" "$rss_out" "$net_loops_out"
 if [ $# -eq 0 ]; then
     servers=(epoll="$B/bench/net/epoll_http")
     [ -x "$B/bench/net/uv_http" ] && servers+=(uv="$B/bench/net/uv_http")
@@ -155,11 +168,23 @@ if [ $# -eq 0 ]; then
         --repeat "${RINGO_NET_REPEAT:-5}" --json "$net_out" --servers "${servers[@]}" ||
         echo "ringo: the network benchmark had failures (see its table)"
     "$B/bench/net/idle_rss" 10000 "$rss_out" || echo "ringo: idle_rss failed"
+    # Many loops over HTTP: http_hello --loops 2 beside --loops 1 and nginx
+    # with 2 workers, every server on the first two CPUs and wrk free to run
+    # on either (a 2-CPU machine has no third one for it): server CPU per
+    # request is the figure; req/s is what the CPUs left over by wrk allow.
+    cpus2=$(python3 -c 'import os; print(",".join(map(str, sorted(os.sched_getaffinity(0))[:2])))')
+    python3 bench/net/http_bench.py --build-dir "$B" --prefix net2cpu \
+        --scenarios c100,c100_pipe16 --server-cpu "$cpus2" --client-cpu none \
+        --duration "${RINGO_NET_LOOPS_DURATION:-2s}" --repeat "${RINGO_NET_LOOPS_REPEAT:-3}" \
+        --json "$net_loops_out" --servers \
+        ringo_loops1="$B/examples/http_hello --loops 1" \
+        ringo_loops2="$B/examples/http_hello --loops 2" nginx_w2=nginx:2 ||
+        echo "ringo: the many-loops network benchmark had failures (see its table)"
 fi
 echo
 results=()
-for f in "$out" "$out_nofpu" "$out_sync" "$out_asyncio" "$net_out" "$rss_out" "$out_file" "$out_cp" \
-         "$out_proc" "$out_proc_asyncio"; do
+for f in "$out" "$out_nofpu" "$out_sync" "$out_asyncio" "$out_loops" "$net_out" "$net_loops_out" \
+         "$rss_out" "$out_file" "$out_cp" "$out_proc" "$out_proc_asyncio"; do
     if [ -s "$f" ]; then results+=("$f"); fi
 done
 python3 bench/report.py "${results[@]}"

@@ -3,16 +3,26 @@
 
 usage: http_bench.py [--servers NAME=CMD ...] [--duration 10s] [--json FILE]
                      [--repeat N] [--no-check] [--build-dir DIR]
+                     [--scenarios c100,...] [--server-cpu LIST] [--client-cpu LIST]
+                     [--prefix net]
 
 Each server is any program that takes `PORT HOST` as its last two arguments
 (or has `{port}` / `{host}` in CMD), serves the fixed 13-byte "Hello, world!"
 on 127.0.0.1, and prints a line containing "listening" (flushed) once it
 accepts connections. The first server is the baseline for the ratio column.
 Default: epoll_http and uv_http (if built) from BUILD_DIR/bench/net/.
+CMD `nginx:N` runs nginx (from PATH or /usr/sbin) with N workers on a minimal
+configuration written to a temporary directory: `return 200` of the same
+body, keep-alive without a request limit, no access log, `listen ...
+reuseport` and worker_cpu_affinity auto (as a ringo server of N loops: one
+listener per worker, each worker on a CPU of its own); it is ready once it
+accepts a connection.
 
 For each server: start it pinned to CPU 1 (in its own process group), check
 it answers (single GET, 16 pipelined GETs, curl and `h2load --h1` when
-installed), warm it up, then run wrk pinned to CPU 0:
+installed), warm it up, then run wrk pinned to CPU 0 (--server-cpu and
+--client-cpu take taskset lists, e.g. 0,1 for a server of two loops, and
+`none`; they may overlap, as on a machine of two CPUs):
   c100          wrk -t1 -c100 --latency           one request at a time per connection
   c100_pipe16   the same, 16 pipelined requests per connection (a Lua script)
   c1_pingpong   wrk -t1 -c1: one connection, round trip latency
@@ -22,7 +32,7 @@ delta over the requests wrk completed. Which side saturates first (server or
 wrk, one core each) caps req/s, so CPU us/req is the figure to compare.
 
 --json writes {"benchmarks": [...]} in google-benchmark's shape (run_name
-"net/<scenario>/<server>", real_time = wall ns per request = 1e9 / req/s,
+"<prefix>/<scenario>/<server>", prefix "net" unless --prefix, real_time = wall ns per request = 1e9 / req/s,
 cpu_time = server CPU ns per request, one "iteration" entry per repetition)
 so bench/report.py can merge it, plus "net": every measured figure.
 Exit status: 0 when every server ran, 1 when one failed (its rows say why),
@@ -94,15 +104,72 @@ def group_cpu_seconds(pgid):
     return ticks / CLK_TCK
 
 
+NGINX_CONF = """# written by bench/net/http_bench.py
+worker_processes %(workers)d;
+worker_cpu_affinity auto;
+daemon off;
+master_process on;
+pid %(dir)s/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000000;
+    keepalive_timeout 75s;
+    client_body_temp_path %(dir)s/body;
+    proxy_temp_path %(dir)s/proxy;
+    fastcgi_temp_path %(dir)s/fastcgi;
+    uwsgi_temp_path %(dir)s/uwsgi;
+    scgi_temp_path %(dir)s/scgi;
+    server {
+        listen %(host)s:%(port)d reuseport;
+        location / { return 200 "%(body)s"; }
+    }
+}
+"""
+
+
+def nginx_argv(spec, port, tmpdir):
+    """argv for CMD `nginx:N`, its configuration written to tmpdir."""
+    workers = spec.partition(":")[2].strip() or "1"
+    if not workers.isdigit() or int(workers) < 1:
+        raise RuntimeError("nginx:N wants a worker count, got %r" % spec)
+    exe = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if not exe:
+        raise RuntimeError("nginx not found; run:  sudo apt-get install nginx")
+    conf = os.path.join(tmpdir, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF % {"workers": int(workers), "dir": tmpdir, "host": HOST, "port": port,
+                              "body": BODY.decode()})
+    return [exe, "-e", "stderr", "-p", tmpdir, "-c", conf]
+
+
+def accepts(port):
+    try:
+        with socket.create_connection((HOST, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def taskset(cpus):
+    return ["taskset", "-c", cpus] if cpus is not None else []
+
+
 class Server:
     """A server process in its own group, its output drained by a thread."""
 
     def __init__(self, name, cmd, cpu, ready_timeout):
         self.name, self.port = name, free_port()
-        argv = shlex.split(cmd.replace("{port}", str(self.port)).replace("{host}", HOST))
-        if "{port}" not in cmd:
-            argv += [str(self.port), HOST]
-        self.argv = (["taskset", "-c", str(cpu)] if cpu is not None else []) + argv
+        self.tmpdir, probe = None, False
+        if cmd.startswith("nginx:"):
+            self.tmpdir = tempfile.mkdtemp(prefix="http_bench-nginx-")
+            argv, probe = nginx_argv(cmd, self.port, self.tmpdir), True
+        else:
+            argv = shlex.split(cmd.replace("{port}", str(self.port)).replace("{host}", HOST))
+            if "{port}" not in cmd:
+                argv += [str(self.port), HOST]
+        self.argv = taskset(cpu) + argv
         self.lines, self.ready = [], threading.Event()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -110,6 +177,8 @@ class Server:
         self.reader.start()
         deadline = time.monotonic() + ready_timeout
         while not self.ready.wait(0.05):
+            if probe and self.proc.poll() is None and accepts(self.port):
+                break
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 why = ("exited with status %d" % self.proc.returncode
                        if self.proc.poll() is not None
@@ -149,6 +218,8 @@ class Server:
             break
         self.proc.wait()
         self.reader.join(1)
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
         return self.proc.returncode
 
 
@@ -230,8 +301,7 @@ def parse_wrk(out):
 
 
 def run_wrk(args, port, conns, depth, duration, lua_path, server):
-    cmd = (["taskset", "-c", str(args.client_cpu)] if args.client_cpu is not None else [])
-    cmd += [args.wrk, "-t1", "-c%d" % conns, "-d%ds" % duration, "--latency"]
+    cmd = taskset(args.client_cpu) + [args.wrk, "-t1", "-c%d" % conns, "-d%ds" % duration, "--latency"]
     if depth > 1:
         cmd += ["-s", lua_path]
     cmd += ["http://%s:%d/" % (HOST, port)]
@@ -257,6 +327,20 @@ def run_wrk(args, port, conns, depth, duration, lua_path, server):
     return res
 
 
+def cpu_list(text):
+    """A taskset list as a set of CPUs; None for none; False when malformed."""
+    if text is None or text.strip().lower() in ("", "none"):
+        return None
+    cpus = set()
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not m:
+            return False
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        cpus.update(range(lo, hi + 1))
+    return cpus
+
+
 def median_of(runs, key):
     vals = [r[key] for r in runs if r.get(key) is not None]
     return statistics.median(vals) if vals else None
@@ -277,8 +361,11 @@ def main(argv):
     ap.add_argument("--repeat", type=int, default=1, help="rounds over all servers; medians")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--no-check", action="store_true", help="skip the correctness checks")
-    ap.add_argument("--server-cpu", type=int, default=1)
-    ap.add_argument("--client-cpu", type=int, default=0)
+    ap.add_argument("--server-cpu", default="1", help="taskset list, or none (1)")
+    ap.add_argument("--client-cpu", default="0", help="taskset list, or none (0)")
+    ap.add_argument("--scenarios", help="comma-separated subset of: " +
+                    ",".join(sc[0] for sc in SCENARIOS))
+    ap.add_argument("--prefix", default="net", help="run_name prefix in --json (net)")
     ap.add_argument("--wrk", default="wrk")
     ap.add_argument("--ready-timeout", type=float, default=10.0)
     args = ap.parse_args(argv)
@@ -288,12 +375,24 @@ def main(argv):
     if not shutil.which(args.wrk):
         print("http_bench: wrk not found; run:  sudo apt-get install wrk", file=sys.stderr)
         return 2
+    scenarios = SCENARIOS
+    if args.scenarios:
+        wanted = args.scenarios.split(",")
+        scenarios = [sc for sc in SCENARIOS if sc[0] in wanted]
+        if len(scenarios) != len(wanted):
+            ap.error("--scenarios: unknown in %r" % args.scenarios)
     cpus = os.sched_getaffinity(0)
-    if args.server_cpu not in cpus or args.client_cpu not in cpus or \
-            args.server_cpu == args.client_cpu or not shutil.which("taskset"):
+    pins = [cpu_list(args.server_cpu), cpu_list(args.client_cpu)]
+    if any(p is False for p in pins):
+        ap.error("--server-cpu/--client-cpu want a list like 1 or 0,1 or 2-3, or none")
+    if (pins[0] is not None and pins[1] is not None and pins[0] == pins[1] and
+            len(pins[0]) == 1) or \
+            any(p is not None and not p <= cpus for p in pins) or not shutil.which("taskset"):
         print("http_bench: CPUs %s/%s not both available (have %s) or no taskset: not pinning"
               % (args.server_cpu, args.client_cpu, sorted(cpus)), file=sys.stderr)
-        args.server_cpu = args.client_cpu = None
+        pins = [None, None]
+    args.server_cpu, args.client_cpu = [None if p is None else
+                                        ",".join(str(c) for c in sorted(p)) for p in pins]
     if args.servers:
         servers = []
         for spec in args.servers:
@@ -322,7 +421,7 @@ def main(argv):
                 try:
                     server = Server(name, cmd, args.server_cpu, args.ready_timeout)
                 except (OSError, RuntimeError) as e:
-                    for sc in SCENARIOS:
+                    for sc in scenarios:
                         errors[(sc[0], name)] = "failed to start: %s" % e
                     continue
                 live.append(server)
@@ -334,7 +433,7 @@ def main(argv):
                                   file=sys.stderr)
                     if args.warmup:
                         run_wrk(args, server.port, 100, 1, args.warmup, lua.name, server)
-                    for sc, conns, depth, _ in SCENARIOS:
+                    for sc, conns, depth, _ in scenarios:
                         try:
                             res = run_wrk(args, server.port, conns, depth, args.duration,
                                           lua.name, server)
@@ -344,7 +443,7 @@ def main(argv):
                             if server.proc.poll() is not None:
                                 break
                 except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
-                    for sc in SCENARIOS:
+                    for sc in scenarios:
                         errors.setdefault((sc[0], name), str(e))
                 finally:
                     rc = server.stop()
@@ -360,7 +459,7 @@ def main(argv):
     rows, summary = [], []
     header = ("scenario", "server", "req/s", "p50", "p99", "CPU us/req", "vs " + servers[0][0],
               "busy srv/wrk", "")
-    for sc, conns, depth, label in SCENARIOS:
+    for sc, conns, depth, label in scenarios:
         base = median_of(runs.get((sc, servers[0][0]), []), "cpu_us_per_req")
         for name, _ in servers:
             r = runs.get((sc, name), [])
@@ -376,7 +475,9 @@ def main(argv):
             entry.update(med, cpu_ratio_vs_baseline=ratio)
             bad = sum(x["socket_errors"] for x in r), sum(x["non_2xx"] for x in r)
             note = ("socket errors %d, non-2xx %d" % bad) if any(bad) else ""
-            if conns > 1 and max(med["server_busy_pct"], med["wrk_busy_pct"]) < 85:
+            # (a server on several CPUs shares them with wrk: no such rule)
+            if conns > 1 and max(med["server_busy_pct"], med["wrk_busy_pct"]) < 85 and \
+                    "," not in (args.server_cpu or ""):
                 note = (note + "; " if note else "") + "neither side saturated: machine busy?"
             if any(x["p99_us"] is None for x in r):
                 note = (note + "; " if note else "") + "wrk gave no p99 (wg/wrk#236)"
@@ -396,13 +497,14 @@ def main(argv):
             print("  ".join("-" * w for w in widths).rstrip())
     print("wrk -t1, %ds per run, median of %d round(s); server CPU = utime+stime per request; "
           "server on CPU %s, wrk on CPU %s;\nbusy = CPU time / wall time: the side near 100%% "
-          "limits req/s, so compare CPU us/req" % (args.duration, args.repeat, args.server_cpu,
-                                                    args.client_cpu))
+          "limits req/s, so compare CPU us/req" % (args.duration, args.repeat,
+                                                    args.server_cpu or "any",
+                                                    args.client_cpu or "any"))
 
     if args.json:
         benchmarks = []
         for e in summary:
-            run_name = "net/%s/%s" % (e["scenario"], e["server"])
+            run_name = "%s/%s/%s" % (args.prefix, e["scenario"], e["server"])
             if not e["runs"]:
                 benchmarks.append({"name": run_name, "run_name": run_name, "run_type": "iteration",
                                    "error_occurred": True, "error_message": e["error"]})
@@ -414,7 +516,7 @@ def main(argv):
                     "time_unit": "ns", "ops_per_iter": 1, "iterations": r["requests"],
                     "rps": r["rps"], "p50_us": r["p50_us"], "p99_us": r["p99_us"]})
                 if r["p50_us"]:   # the median latency as its own row, for latency targets
-                    lat = "net/%s_p50/%s" % (e["scenario"], e["server"])
+                    lat = "%s/%s_p50/%s" % (args.prefix, e["scenario"], e["server"])
                     benchmarks.append({
                         "name": lat, "run_name": lat, "run_type": "iteration",
                         "real_time": r["p50_us"] * 1e3, "cpu_time": r["p50_us"] * 1e3,
