@@ -108,6 +108,14 @@ static inline void wake(chan_waiter *w)
     ringo__wake_from_any(&w->wake, w->task);
 }
 
+/* Unlock, then wake the waiter the call served, if any. */
+static inline void unlock_and_wake(ringo_chan *c, chan_waiter *woken)
+{
+    pthread_mutex_unlock(&c->mu);
+    if (woken)
+        wake(woken);
+}
+
 /* Put item or say why not (-EPIPE, -EAGAIN when full). Under c->mu; *woken
  * gets a receiver to wake after unlocking. */
 static inline int put_locked(ringo_chan *c, void *item, chan_waiter **woken)
@@ -195,9 +203,7 @@ int ringo_chan_try_send(ringo_chan *c, void *item)
     chan_waiter *woken = NULL;
     pthread_mutex_lock(&c->mu);
     int ret = put_locked(c, item, &woken);
-    pthread_mutex_unlock(&c->mu);
-    if (woken)
-        wake(woken);
+    unlock_and_wake(c, woken);
     return ret;
 }
 
@@ -217,9 +223,7 @@ int ringo_chan_send(ringo_chan *c, void *item)
         w.item = item;
         return wait_locked(l, c, &c->senders, &w);
     }
-    pthread_mutex_unlock(&c->mu);
-    if (woken)
-        wake(woken);
+    unlock_and_wake(c, woken);
     return ret;
 }
 
@@ -230,9 +234,7 @@ int ringo_chan_try_recv(ringo_chan *c, void **item)
     chan_waiter *woken = NULL;
     pthread_mutex_lock(&c->mu);
     int ret = take_locked(c, item, &woken);
-    pthread_mutex_unlock(&c->mu);
-    if (woken)
-        wake(woken);
+    unlock_and_wake(c, woken);
     return ret;
 }
 
@@ -254,9 +256,7 @@ int ringo_chan_recv(ringo_chan *c, void **item)
             *item = w.item;
         return ret;
     }
-    pthread_mutex_unlock(&c->mu);
-    if (woken)
-        wake(woken);
+    unlock_and_wake(c, woken);
     return ret;
 }
 

@@ -15,6 +15,26 @@
 static void task_free(ringo_loop *l, ringo_task *t);
 static int set_name(ringo_task *t, const char *name);
 
+/* What a new task and a new proxy both start with: the caller's reference
+ * held, nothing else. */
+static void task_init(ringo_task *t, ringo_loop *l, uint64_t id, ringo_fn fn, void *arg)
+{
+    t->id = id;
+    t->loop = l;
+    t->fn = fn;
+    t->arg = arg;
+    t->status = 0;
+    t->waiting = NULL;
+    t->cancelled = false;
+    t->caller_ref = true;
+    t->retrieved = false;
+    t->awaited = false;
+    t->must_run = false;
+    t->deadline = INT64_MAX;
+    t->for_proxy = NULL;
+    rlist_init(&t->done_waiters);
+}
+
 static int grow_slabs(ringo_loop *l)
 {
     void **slabs = realloc(l->slabs, (l->nslabs + 1) * sizeof *slabs);
@@ -135,20 +155,7 @@ int ringo__proxy_new(ringo_loop *l, ringo_task **out, const char *name)
         slot_put(l, t);
         return ret;
     }
-    t->id = ++l->next_id;
-    t->loop = l;
-    t->fn = NULL;
-    t->arg = NULL;
-    t->status = 0;
-    t->waiting = NULL;
-    t->cancelled = false;
-    t->caller_ref = true;
-    t->retrieved = false;
-    t->awaited = false;
-    t->must_run = false;
-    t->deadline = INT64_MAX;
-    t->for_proxy = NULL;
-    rlist_init(&t->done_waiters);
+    task_init(t, l, ++l->next_id, NULL, NULL);
     rlist_push(&l->proxy_list, &t->live_link);
     l->proxies++;
     t->state = RINGO_T_SUSPENDED;
@@ -217,20 +224,7 @@ int ringo__task_new(ringo_loop *l, ringo_task **out, const char *name, ringo_fn 
         return ret;
     }
     t->coro.name_id = id;
-    t->loop = l;
-    t->fn = fn;
-    t->arg = arg;
-    t->status = 0;
-    t->waiting = NULL;
-    t->cancelled = false;
-    t->caller_ref = true;
-    t->retrieved = false;
-    t->awaited = false;
-    t->must_run = false;
-    t->deadline = INT64_MAX;
-    t->id = id;
-    t->for_proxy = NULL;
-    rlist_init(&t->done_waiters);
+    task_init(t, l, id, fn, arg);
     rlist_push(&l->live, &t->live_link);
     l->nlive++;
     t->state = RINGO_T_SUSPENDED;   /* ringo__wake queues only non-READY tasks */
