@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "engine/backend.h"
 #include "engine/inbox.h"
 
 #ifndef IOSQE_CQE_SKIP_SUCCESS
@@ -57,37 +58,20 @@ bool ringo__inbox_idle(ringo_loop *l)
            atomic_load_explicit(&q->tail, memory_order_acquire) == q->stub;
 }
 
-static void efd_kick(ringo_loop *l)
+void ringo__inbox_kick(ringo_loop *l)
 {
     uint64_t one = 1;
     while (write(l->inbox.efd, &one, sizeof one) < 0 && errno == EINTR)
         ;
 }
 
-/* The sender's MSG_RING could not be posted (the target's CQ overflowed):
- * fall back on the eventfd, so the wake-up is never lost. */
-static void ring_failed(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
-{
-    if (cqe->res < 0)
-        efd_kick((ringo_loop *)((char *)h - offsetof(ringo_loop, inbox.ring_fail_h)));
-}
-
 static void wake(ringo_loop *l)
 {
     ringo_loop *from = ringo__loop;
-    if (from && from != l && from->inbox.msg_ring && l->inbox.msg_ring) {
-        struct io_uring_sqe *sqe = ringo__sqe(from);
-        io_uring_prep_msg_ring(sqe, l->ring.ring_fd, 0, (uint64_t)(uintptr_t)&l->inbox.ring_h, 0);
-        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-        io_uring_sqe_set_data(sqe, &l->inbox.ring_fail_h);
-        /* Out now, not with the end of our pass: a task that keeps
-         * streaming (a channel's sender) may not end it for long, and the
-         * loop we wake would idle meanwhile. Only a sleeping loop costs
-         * this system call. */
-        (void)io_uring_submit(&from->ring);
+    if (from && from != l && from->inbox.msg_ring && l->inbox.msg_ring &&
+        ringo__uring_poke(from, l))
         return;
-    }
-    efd_kick(l);
+    ringo__inbox_kick(l);
 }
 
 void ringo__post(ringo_loop *l, ringo__msg *m)
@@ -153,38 +137,24 @@ bool ringo__inbox_drain(ringo_loop *l)
 
 static void arm_poll(ringo_loop *l)
 {
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_poll_add(sqe, l->inbox.efd, POLLIN);
-    io_uring_sqe_set_data(sqe, &l->inbox.poll_h);
+    ringo__req *rq = &l->inbox.poll_rq;
+    rq->io = (ringo__io){ .kind = RINGO_IO_POLL, .fd = l->inbox.efd, .flags = POLLIN };
+    ringo__io_start(l, rq);
     l->inbox.polling = true;
 }
 
 /* Not a READ on the eventfd: a READ on an eventfd hangs on some 6.15
  * kernels. A POLL, then a nonblocking read to reset the count. */
-static void poll_done(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
+static void poll_done(ringo__cqe_handler *h, int32_t res, uint32_t flags)
 {
-    ringo_loop *l = (ringo_loop *)((char *)h - offsetof(ringo_loop, inbox.poll_h));
+    (void)flags;
+    ringo_loop *l = (ringo_loop *)((char *)h - offsetof(ringo_loop, inbox.poll_rq));
     l->inbox.polling = false;
-    if (cqe->res == -ECANCELED)
+    if (res == -ECANCELED)
         return;   /* loop close */
     while (read(l->inbox.efd, &l->inbox.efd_val, sizeof l->inbox.efd_val) < 0 && errno == EINTR)
         ;
-    /* Re-armed without flushing the SQ: a reap nested in this one would see
-     * this CQE again. There is always room: ringo__sqe keeps a slot free. */
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
-    if (!sqe) {
-        fprintf(stderr, "ringo: no SQE to re-arm the loop's wake-up poll\n");
-        abort();
-    }
-    io_uring_prep_poll_add(sqe, l->inbox.efd, POLLIN);
-    io_uring_sqe_set_data(sqe, &l->inbox.poll_h);
-    l->inbox.polling = true;
-}
-
-static void ring_arrived(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
-{
-    (void)h;   /* its work is done: the loop left the kernel and drains */
-    (void)cqe;
+    arm_poll(l);
 }
 
 static bool msg_ring_from_env(void)
@@ -210,10 +180,8 @@ int ringo__inbox_open(ringo_loop *l)
     atomic_init(&q->sleeping, 0);
     atomic_init(&q->senders, 0);
     atomic_init(&q->closing, false);
-    q->poll_h.complete = poll_done;
-    q->ring_h.complete = ring_arrived;
-    q->ring_fail_h.complete = ring_failed;
-    q->msg_ring = ringo__has_op(l, IORING_OP_MSG_RING) && msg_ring_from_env();
+    q->poll_rq.h.complete = poll_done;
+    q->msg_ring = ringo__can(l, RINGO_CAP_MSG_RING) && msg_ring_from_env();
     arm_poll(l);
     return 0;
 }
@@ -222,11 +190,9 @@ void ringo__inbox_close(ringo_loop *l)
 {
     ringo__inbox *q = &l->inbox;
     if (q->polling) {
-        struct io_uring_sqe *sqe = ringo__sqe(l);
-        io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&q->poll_h, 0);
-        io_uring_sqe_set_data64(sqe, 0);
+        ringo__io_cancel(l, &q->poll_rq);
         while (q->polling)
-            ringo__ring_step(l, true);
+            ringo__step(l, true);
     }
     close(q->efd);
     free(q->stub);

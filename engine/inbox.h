@@ -1,12 +1,12 @@
 /* engine/inbox.c: how other threads reach a loop. Private to the library.
  *
  * Each loop has an inbox: an intrusive MPSC queue of messages that any
- * thread may push and only the loop's own thread pops, in ringo__ring_step,
+ * thread may push and only the loop's own thread pops, in ringo__step,
  * on the scheduler's context. A push wakes the loop only if it sleeps in the
  * kernel (flag, full fence, re-check on both sides), with an
  * IORING_OP_MSG_RING from the sender's own ring when the sender is a loop
- * (5.18+), else by writing the loop's eventfd, on which the loop keeps a
- * POLL armed. Nothing here costs the loop anything while nobody posts: one
+ * (5.18+, io_uring loops), else by writing the loop's eventfd, on which the
+ * loop keeps a POLL armed. Nothing here costs the loop anything while nobody posts: one
  * load per ring step, one fence per sleep. */
 #ifndef RINGO_ENGINE_INBOX_H
 #define RINGO_ENGINE_INBOX_H
@@ -35,7 +35,7 @@ int  ringo__post_gated(ringo_loop *l, ringo__msg *m);
 typedef struct ringo__wake_msg { ringo__msg m; ringo_task *t; } ringo__wake_msg;
 void ringo__wake_from_any(ringo__wake_msg *wm, ringo_task *t);
 
-/* ---- the loop's side (run.c, ring.c) ------------------------------------ */
+/* ---- the loop's side (run.c, backend*.c) -------------------------------- */
 int  ringo__inbox_open(ringo_loop *l);     /* eventfd, wake POLL; 0 or -errno */
 void ringo__inbox_close(ringo_loop *l);
 /* Run the messages posted so far (up to a bound); true if any ran. */
@@ -49,5 +49,6 @@ void ringo__inbox_sleep_end(ringo_loop *l);
  * after this, only messages l is owed can still arrive. */
 void ringo__inbox_shut(ringo_loop *l);
 bool ringo__inbox_idle(ringo_loop *l);     /* nothing posted and not drained */
+void ringo__inbox_kick(ringo_loop *l);     /* wake l through its eventfd */
 
 #endif

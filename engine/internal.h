@@ -33,8 +33,64 @@ static inline void rlist_del(rlist *n)
  * completions nobody waits for (cancel requests). */
 typedef struct ringo__cqe_handler ringo__cqe_handler;
 struct ringo__cqe_handler {
-    void (*complete)(ringo__cqe_handler *h, const struct io_uring_cqe *cqe);
+    void (*complete)(ringo__cqe_handler *h, int32_t res, uint32_t flags);
 };
+
+/* ---- operations (engine/backend.h has the calls) ---------------------- */
+enum ringo__io_kind {
+    RINGO_IO_NOP,
+    RINGO_IO_READ,        /* fd, p: buf, len, off; how: engine/offload.c's pick */
+    RINGO_IO_WRITE,       /* fd, p: buf, len, off */
+    RINGO_IO_READV,       /* fd, p: iov, len: count, off */
+    RINGO_IO_WRITEV,
+    RINGO_IO_RECV,        /* fd, p: buf, len, flags: MSG_* */
+    RINGO_IO_SEND,
+    RINGO_IO_ACCEPT,      /* fd, p: sockaddr out, q: socklen_t *, flags: SOCK_* */
+    RINGO_IO_CONNECT,     /* fd, p: sockaddr, u: its length */
+    RINGO_IO_POLL,        /* fd, flags: poll events; result: revents */
+    RINGO_IO_CLOSE,       /* fd */
+    RINGO_IO_OPEN,        /* p: path, flags: O_*, u: mode */
+    RINGO_IO_FSYNC,       /* fd, flags: 1 for datasync */
+    RINGO_IO_STATX,       /* fd: dirfd, p: path, flags: AT_*, len: mask, q: struct statx * */
+    RINGO_IO_UNLINK,      /* p: path */
+    RINGO_IO_RENAME,      /* p: from, q: to */
+    RINGO_IO_MKDIR,       /* p: path, u: mode */
+    RINGO_IO_SHUTDOWN,    /* fd, flags: SHUT_* */
+    RINGO_IO_WAITID,      /* fd: pidfd, q: siginfo_t *, flags: W* (only where RINGO_CAP_WAITID) */
+    RINGO_IO_ACCEPT_MULTI,/* fd, flags: SOCK_*: a completion per connection, RINGO_CQE_MORE
+                             on all but the last */
+    RINGO_IO_RECV_MULTI,  /* fd: from the loop's provided buffers (only where
+                             RINGO_CAP_RECV_MULTI; io/recv_ring.c) */
+};
+
+typedef struct ringo__io {
+    uint8_t kind;         /* enum ringo__io_kind */
+    uint8_t how;          /* READ: enum ringo__read_how */
+    int fd;
+    int flags;
+    unsigned len;
+    unsigned u;
+    int64_t off;          /* -1: the file position */
+    void *p, *q;
+} ringo__io;
+
+/* Completion flags, as a handler sees them (the kernel's values). */
+#define RINGO_CQE_BUFFER (1U << 0)
+#define RINGO_CQE_MORE   (1U << 1)
+#define RINGO_CQE_BUFFER_SHIFT 16
+
+/* An op owned by an object: embed it, set h.complete, fill io, start it. */
+typedef struct ringo__req {
+    ringo__cqe_handler h;     /* first: the CQE's user_data points here */
+    ringo__io io;
+    int32_t res;              /* epoll: a completion waiting to be delivered */
+    uint32_t flags;
+    uint8_t state;            /* epoll: where it is (backend_epoll.c) */
+    bool patchable;           /* uring: sqe not yet submitted (seq tells) */
+    unsigned seq;
+    struct io_uring_sqe *sqe;
+    rlist link;               /* epoll: its fd's waiters, or the run list */
+} ringo__req;
 
 /* What a suspended task waits on, so cancellation and deadlines can reach
  * it. cancel() is called at most once per suspension, with `why` already set
@@ -149,15 +205,22 @@ typedef struct ringo__inbox {
     int64_t spin_ns;               /* spin this long before sleeping */
     bool recent;                   /* messages came since the last sleep */
     uint64_t efd_val;
-    ringo__cqe_handler poll_h, ring_h, ring_fail_h;
+    ringo__req poll_rq;            /* the POLL on efd */
+    ringo__cqe_handler ring_h, ring_fail_h;
 } ringo__inbox;
 
 struct ringo__run;
 
+struct ringo__epoll;
+
 typedef struct ringo_loop {
+    uint8_t backend;               /* enum ringo__backend (backend.h) */
+    struct ringo__epoll *ep;       /* the epoll backend's state */
     struct io_uring ring;
     unsigned setup_flags;          /* IORING_SETUP_* that the kernel took */
     bool defer_taskrun;
+    bool reaping;                  /* inside the CQ's reap: no SQ flushes */
+    rlist deferred;                /* ringo__req to submit once the reap is over */
     bool debug;
     uint8_t ops[64];               /* ops[IORING_OP_x] != 0: the kernel has it */
 
@@ -210,16 +273,6 @@ extern __thread ringo_loop *ringo__loop __attribute__((tls_model("initial-exec")
 /* run.c: have c->close(c, l) called at loop close (once; c stays owned by
  * the caller, who must not free it before then). */
 void ringo__at_close(ringo_loop *l, ringo__closer *c);
-
-/* ring.c */
-int  ringo__ring_init(ringo_loop *l, const ringo_config *cfg);
-void ringo__ring_exit(ringo_loop *l);
-struct io_uring_sqe *ringo__sqe(ringo_loop *l);   /* never NULL: flushes the SQ if full */
-void ringo__ring_step(ringo_loop *l, bool wait);   /* submit, maybe wait, reap */
-static inline bool ringo__has_op(const ringo_loop *l, unsigned op)
-{
-    return op < sizeof l->ops && l->ops[op];
-}
 
 /* sched.c */
 void ringo__wake(ringo_task *t);                   /* make t READY (queue it) */
@@ -312,28 +365,7 @@ int64_t ringo__timer_next(const ringo_loop *l);              /* INT64_MAX if non
 void    ringo__timers_run(ringo_loop *l);                    /* fire the expired */
 void    ringo__timers_free(ringo_loop *l);
 
-/* op.c: an io_uring operation awaited by the current task. */
-typedef struct ringo__op {
-    ringo__cqe_handler h;
-    ringo__wait wait;
-    ringo_task *task;
-    int32_t res;
-    uint32_t cqe_flags;
-    /* With a task deadline: the op's place among the timers, for the wake-up
-     * when its linked timeout cuts it (fire NULL without a deadline). */
-    ringo__timer tm;
-} ringo__op;
-
-/* Get an SQE for the current task's next op (after ringo__enter). */
-static inline struct io_uring_sqe *ringo__op_sqe(ringo_loop *l) { return ringo__sqe(l); }
-/* Tag sqe with op, suspend until its CQE, return the result (-ECANCELED if
- * the task was cancelled and the op did not complete). */
-int ringo__op_wait(ringo_loop *l, ringo__op *op, struct io_uring_sqe *sqe);
-/* The same with another CQE handler, which must end in ringo__op_complete
- * (the one ringo__op_wait uses: records the result, wakes the task). */
-int ringo__op_wait_as(ringo_loop *l, ringo__op *op, struct io_uring_sqe *sqe,
-                      void (*complete)(ringo__cqe_handler *h, const struct io_uring_cqe *cqe));
-void ringo__op_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe);
+typedef struct ringo__op ringo__op;   /* backend.h */
 
 /* offload.c */
 void ringo__offload_init(ringo_loop *l);       /* after the ring is set up */

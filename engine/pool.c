@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/backend.h"
 #include "engine/pool.h"
 
 #define WORKERS_MIN 4
@@ -55,9 +56,7 @@ struct ringo__workers {
 
     /* The loop's thread only. */
     ringo_loop *loop;
-    ringo__cqe_handler h;
-    ringo__timer rearm;            /* see efd_complete */
-    bool rearm_armed;
+    ringo__req rq;                 /* the eventfd read */
     bool reading;                  /* the eventfd read is in flight */
     uint64_t efd_val;              /* its buffer */
     size_t outstanding;            /* submitted, not yet back on the loop */
@@ -127,34 +126,25 @@ static void *worker_main(void *arg)
 
 /* ---- loop side ---------------------------------------------------------- */
 
-static void arm_sqe(struct ringo__workers *p, struct io_uring_sqe *sqe)
+/* From a task or a completion handler. */
+static void arm(struct ringo__workers *p)
 {
-    io_uring_prep_read(sqe, p->efd, &p->efd_val, sizeof p->efd_val, 0);
-    io_uring_sqe_set_data(sqe, &p->h);
+    if (p->reading || !p->outstanding)
+        return;
+    p->rq.io = (ringo__io){ .kind = RINGO_IO_READ, .fd = p->efd, .p = &p->efd_val,
+                            .len = sizeof p->efd_val, .off = 0 };
+    ringo__io_start(p->loop, &p->rq);
     p->reading = true;
     p->loop->inflight++;
 }
 
-/* From a task or a timer, never from a CQE handler: ringo__sqe may reap. */
-static void arm(struct ringo__workers *p)
+static void efd_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
 {
-    if (!p->reading && p->outstanding)
-        arm_sqe(p, ringo__sqe(p->loop));
-}
-
-static void rearm_fire(ringo__timer *tm)
-{
-    struct ringo__workers *p = (struct ringo__workers *)((char *)tm - offsetof(struct ringo__workers, rearm));
-    p->rearm_armed = false;
-    arm(p);
-}
-
-static void efd_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
-{
-    struct ringo__workers *p = (struct ringo__workers *)((char *)h - offsetof(struct ringo__workers, h));
+    (void)flags;
+    struct ringo__workers *p = (struct ringo__workers *)((char *)h - offsetof(struct ringo__workers, rq));
     ringo_loop *l = p->loop;
-    if (cqe->res < 0 && cqe->res != -EINTR && cqe->res != -EAGAIN && cqe->res != -ECANCELED) {
-        fprintf(stderr, "ringo: worker pool: reading the eventfd failed (%d)\n", cqe->res);
+    if (res < 0 && res != -EINTR && res != -EAGAIN && res != -ECANCELED) {
+        fprintf(stderr, "ringo: worker pool: reading the eventfd failed (%d)\n", res);
         abort();   /* finished jobs could never be delivered */
     }
     p->reading = false;
@@ -172,21 +162,7 @@ static void efd_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
         p->outstanding--;
         ringo__wake(j->task);
     }
-    if (!p->outstanding)
-        return;
-    /* Re-arm without flushing: ringo__sqe may reap, and a reap nested in
-     * this one would see this CQE again. A full SQ (only while the CQ is
-     * backed up) defers the read to a timer that fires after this reap. */
-    if (io_uring_sq_space_left(&l->ring) >= 2) {
-        arm_sqe(p, io_uring_get_sqe(&l->ring));
-    } else if (!p->rearm_armed) {
-        p->rearm.at = 0;
-        if (ringo__timer_add(l, &p->rearm) < 0) {
-            fprintf(stderr, "ringo: worker pool: out of memory re-arming the eventfd read\n");
-            abort();
-        }
-        p->rearm_armed = true;
-    }
+    arm(p);
 }
 
 static unsigned max_threads(void)
@@ -230,8 +206,7 @@ static int pool_open(ringo_loop *l)
     p->idle_ns = idle_ns_from_env();
     p->max = max_threads();
     p->loop = l;
-    p->h.complete = efd_complete;
-    p->rearm.fire = rearm_fire;
+    p->rq.h.complete = efd_complete;
     l->workers = p;
     return 0;
 }
@@ -371,8 +346,6 @@ void ringo__workers_close(ringo_loop *l)
         fprintf(stderr, "ringo: worker pool closed with %zu job(s) outstanding\n", p->outstanding);
         abort();
     }
-    if (p->rearm_armed)
-        ringo__timer_del(l, &p->rearm);
     pthread_mutex_lock(&p->mu);
     p->stopping = true;
     pthread_cond_broadcast(&p->work_cv);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/backend.h"
 #include "engine/pool.h"
 #include "engine/run.h"
 
@@ -23,7 +24,7 @@ static bool debug_from_env(void)
 
 int ringo__config_check(const ringo_config *cfg)
 {
-    if (cfg && (cfg->flags & ~(RINGO_CFG_SQPOLL | RINGO_CFG_DEBUG)))
+    if (cfg && (cfg->flags & ~(RINGO_CFG_SQPOLL | RINGO_CFG_DEBUG | RINGO_CFG_EPOLL)))
         return -EINVAL;
     return 0;
 }
@@ -41,16 +42,14 @@ int ringo__loop_open(ringo_loop *l, struct ringo__run *run, unsigned index)
     size_t stack = cfg ? cfg->stack_size : 0;
     if (stack && stack < RINGO_MIN_STACK)
         stack = RINGO_MIN_STACK;
-    int ret = ringo__ring_init(l, cfg);
+    int ret = ringo__backend_open(l, cfg);
     if (ret < 0)
         return ret;
-    ringo__offload_init(l);
     ret = coro_pool_init(&l->pool, stack);
     if (ret == 0 && (ret = ringo__inbox_open(l)) < 0)
         coro_pool_destroy(&l->pool);
     if (ret < 0) {
-        ringo__offload_exit(l);
-        ringo__ring_exit(l);
+        ringo__backend_close(l);
         return ret;
     }
     int64_t spin = cfg && cfg->idle_spin_ns ? cfg->idle_spin_ns
@@ -78,9 +77,8 @@ void ringo__loop_close(ringo_loop *l)
     ringo__inbox_close(l);
     ringo__tasks_free_all(l);
     ringo__timers_free(l);
-    ringo__offload_exit(l);
     coro_pool_destroy(&l->pool);
-    ringo__ring_exit(l);
+    ringo__backend_close(l);
 }
 
 /* The mains of a run are one group: the first to fail cancels the others. */
@@ -116,7 +114,7 @@ static void drain_and_close(ringo_loop *l)
         if (l->nlive)
             ringo__schedule(l, NULL);
         else if (l->proxies || !ringo__inbox_idle(l))
-            ringo__ring_step(l, true);
+            ringo__step(l, true);
         else
             break;
     }

@@ -6,6 +6,7 @@
  * to do I/O, to start a new pass, or to release a finished task's stack. */
 #include <stdio.h>
 
+#include "engine/backend.h"
 #include "engine/inbox.h"
 
 __thread ringo_loop *ringo__loop __attribute__((tls_model("initial-exec")));
@@ -172,13 +173,13 @@ void ringo__schedule(ringo_loop *l, const ringo_task *until)
             l->proxies == 0 && l->external == 0 && ringo__inbox_idle(l)) {
             /* What is queued then wakes nobody (cancel requests, the
              * inbox's poll): submit it, don't wait for it. */
-            if (io_uring_sq_ready(&l->ring)) {
-                ringo__ring_step(l, false);
+            if (ringo__backend_queued(l)) {
+                ringo__step(l, false);
                 continue;
             }
             break_deadlock(l, ++strikes);
             continue;
         }
-        ringo__ring_step(l, l->rq_len == 0);
+        ringo__step(l, l->rq_len == 0);
     }
 }

@@ -58,6 +58,7 @@ RINGO_API int ringo_run(ringo_fn main, void *arg);
 
 #define RINGO_CFG_SQPOLL 0x1u  /* kernel thread polls the SQ (falls back if refused) */
 #define RINGO_CFG_DEBUG  0x2u  /* like RINGO_DEBUG=1 in the environment */
+#define RINGO_CFG_EPOLL  0x4u  /* use the epoll backend even where io_uring works */
 
 typedef struct ringo_config {
     unsigned entries;    /* SQ ring size, 0 = default (256); rounded up to a power of 2 */
@@ -75,6 +76,15 @@ typedef struct ringo_config {
 /* ringo_run with settings; cfg may be NULL (defaults). -EINVAL for unknown
  * flags or an entries count the kernel cannot take. */
 RINGO_API int ringo_run_config(const ringo_config *cfg, ringo_fn main, void *arg);
+
+/* The backend of the calling thread's loop: "io_uring" or "epoll"; NULL
+ * outside a loop. RINGO_BACKEND=auto (the default), io_uring or epoll in the
+ * environment chooses it: auto takes io_uring and falls back on epoll where
+ * io_uring_setup is refused (EPERM, ENOSYS, EACCES: a container's seccomp
+ * profile, kernel.io_uring_disabled, an old kernel), with a note under
+ * RINGO_DEBUG; io_uring where it is refused makes ringo_run fail as before.
+ * Every call behaves the same on both. */
+RINGO_API const char *ringo_backend(void);
 
 /* CLOCK_MONOTONIC in nanoseconds; works anywhere. */
 RINGO_API int64_t ringo_now(void);

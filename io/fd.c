@@ -1,11 +1,14 @@
-/* Operations on descriptors: each one io_uring operation on the calling task. */
+/* Operations on descriptors: each one operation of the loop's backend on the
+ * calling task. */
 #include <limits.h>
 #include <unistd.h>
 
-#include "engine/internal.h"
+#include "engine/backend.h"
 
-/* io_uring lengths are 32-bit; like read(2), cap a single transfer. */
+/* Lengths in the backend are 32-bit; like read(2), cap a single transfer. */
 #define RINGO_MAX_IO 0x7ffff000u
+
+static unsigned cap(size_t n) { return n > RINGO_MAX_IO ? RINGO_MAX_IO : (unsigned)n; }
 
 static int check_rw(int fd, const void *buf, size_t n, int64_t off)
 {
@@ -16,18 +19,19 @@ static int check_rw(int fd, const void *buf, size_t n, int64_t off)
     return 0;
 }
 
-static ssize_t plain_read(ringo_loop *l, int fd, void *buf, size_t n, int64_t off)
+/* One op of kind on fd with buffer p of n bytes (or n iovecs) at off. */
+static ssize_t rw(ringo_loop *l, uint8_t kind, int fd, const void *p, unsigned n, int64_t off,
+                  uint8_t how)
 {
     ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_read(sqe, fd, buf, n > RINGO_MAX_IO ? RINGO_MAX_IO : (unsigned)n, (uint64_t)off);
-    return ringo__op_wait(l, &op, sqe);
+    op.rq.io = (ringo__io){ .kind = kind, .how = how, .fd = fd, .p = (void *)p, .len = n,
+                            .off = off };
+    return ringo__io_wait(l, &op);
 }
 
-static void offloaded_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
+static ssize_t plain_read(ringo_loop *l, int fd, void *buf, size_t n, int64_t off)
 {
-    ringo__offload_done(((ringo__op *)h)->task->loop);
-    ringo__op_complete(h, cqe);
+    return rw(l, RINGO_IO_READ, fd, buf, cap(n), off, RINGO_READ_PLAIN);
 }
 
 /* A read that must not wait for the disk (engine/offload.c): on a kernel
@@ -35,15 +39,9 @@ static void offloaded_complete(ringo__cqe_handler *h, const struct io_uring_cqe 
  * the ordinary way, so the caller sees what a plain read would have returned. */
 static ssize_t nowait_read(ringo_loop *l, int fd, char *buf, size_t n, int64_t off, bool async)
 {
-    ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    unsigned len = n > RINGO_MAX_IO ? RINGO_MAX_IO : (unsigned)n;
-    io_uring_prep_read(sqe, fd, buf, len, (uint64_t)off);
-    sqe->rw_flags = RWF_NOWAIT;
-    if (async)
-        sqe->flags |= IOSQE_ASYNC;
-    ssize_t got = async ? ringo__op_wait_as(l, &op, sqe, offloaded_complete)
-                        : ringo__op_wait(l, &op, sqe);
+    unsigned len = cap(n);
+    ssize_t got = rw(l, RINGO_IO_READ, fd, buf, len, off,
+                     async ? RINGO_READ_OFFLOAD : RINGO_READ_PROBE);
     bool file = true;
     if (got == -EOPNOTSUPP) {
         ringo__offload_never(l, fd);   /* no RWF_NOWAIT there */
@@ -93,10 +91,7 @@ ssize_t ringo_write(int fd, const void *buf, size_t n, int64_t off)
     int ret = check_rw(fd, buf, n, off);
     if (ret < 0 || (ret = ringo__enter(&l)) < 0)
         return ret;
-    ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_write(sqe, fd, buf, n > RINGO_MAX_IO ? RINGO_MAX_IO : (unsigned)n, (uint64_t)off);
-    return ringo__op_wait(l, &op, sqe);
+    return rw(l, RINGO_IO_WRITE, fd, buf, cap(n), off, 0);
 }
 
 static int check_iov(int fd, const struct iovec *iov, int cnt, int64_t off)
@@ -114,10 +109,7 @@ ssize_t ringo_readv(int fd, const struct iovec *iov, int cnt, int64_t off)
     int ret = check_iov(fd, iov, cnt, off);
     if (ret < 0 || (ret = ringo__enter(&l)) < 0)
         return ret;
-    ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_readv(sqe, fd, iov, (unsigned)cnt, (uint64_t)off);
-    return ringo__op_wait(l, &op, sqe);
+    return rw(l, RINGO_IO_READV, fd, iov, (unsigned)cnt, off, 0);
 }
 
 ssize_t ringo_writev(int fd, const struct iovec *iov, int cnt, int64_t off)
@@ -126,10 +118,7 @@ ssize_t ringo_writev(int fd, const struct iovec *iov, int cnt, int64_t off)
     int ret = check_iov(fd, iov, cnt, off);
     if (ret < 0 || (ret = ringo__enter(&l)) < 0)
         return ret;
-    ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_writev(sqe, fd, iov, (unsigned)cnt, (uint64_t)off);
-    return ringo__op_wait(l, &op, sqe);
+    return rw(l, RINGO_IO_WRITEV, fd, iov, (unsigned)cnt, off, 0);
 }
 
 int ringo_poll(int fd, short events)
@@ -141,9 +130,8 @@ int ringo_poll(int fd, short events)
     if (ret < 0)
         return ret;
     ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_poll_add(sqe, fd, (unsigned)(unsigned short)events);
-    return ringo__op_wait(l, &op, sqe);
+    op.rq.io = (ringo__io){ .kind = RINGO_IO_POLL, .fd = fd, .flags = (unsigned short)events };
+    return ringo__io_wait(l, &op);
 }
 
 int ringo_close(int fd)
@@ -156,12 +144,11 @@ int ringo_close(int fd)
          * deadline it still happens, synchronously, so nothing leaks. */
         return close(fd) < 0 && errno != EINTR ? -errno : 0;
     }
-    ringo__offload_forget(l, fd);
+    ringo__fd_forget(l, fd);
     ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_close(sqe, fd);
+    op.rq.io = (ringo__io){ .kind = RINGO_IO_CLOSE, .fd = fd };
     /* The descriptor is gone whatever the result (as close(2) on Linux). */
-    int ret = ringo__op_wait(l, &op, sqe);
+    int ret = ringo__io_wait(l, &op);
     return ret == -EINTR ? 0 : ret;
 }
 
@@ -172,7 +159,6 @@ int ringo_nop(void)
     if (ret < 0)
         return ret;
     ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_nop(sqe);
-    return ringo__op_wait(l, &op, sqe);
+    op.rq.io = (ringo__io){ .kind = RINGO_IO_NOP };
+    return ringo__io_wait(l, &op);
 }

@@ -1,16 +1,17 @@
-/* File operations: each one io_uring operation on the calling task. Paths
- * and the statx buffer may live on the task's stack: the call returns only
- * after the op's CQE, when the kernel is done with them.
+/* File operations: each one operation of the loop's backend on the calling
+ * task. Paths and the statx buffer may live on the task's stack: the call
+ * returns only once the kernel (or the worker) is done with them.
  *
  * unlinkat, renameat and mkdirat came late to io_uring (5.11, 5.11, 5.15).
- * Where the probe says the kernel lacks one, the plain syscall runs on the
- * worker pool instead, so a slow filesystem never stalls the loop. */
+ * Where the kernel lacks them, or on the epoll backend, the plain syscall
+ * runs on the worker pool instead, so a slow filesystem never stalls the
+ * loop. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/internal.h"
+#include "engine/backend.h"
 #include "engine/pool.h"
 
 int ringo_open(const char *path, int flags, mode_t mode)
@@ -22,12 +23,12 @@ int ringo_open(const char *path, int flags, mode_t mode)
     if (ret < 0)
         return ret;
     ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
     /* A descriptor must never leak into a child that ringo or anyone spawns. */
-    io_uring_prep_openat(sqe, AT_FDCWD, path, flags | O_CLOEXEC, mode);
-    ret = ringo__op_wait(l, &op, sqe);
+    op.rq.io = (ringo__io){ .kind = RINGO_IO_OPEN, .p = (void *)path, .flags = flags | O_CLOEXEC,
+                            .u = mode };
+    ret = ringo__io_wait(l, &op);
     if (ret >= 0)
-        ringo__offload_forget(l, ret);
+        ringo__fd_forget(l, ret);
     return ret;
 }
 
@@ -40,9 +41,8 @@ int ringo_fsync(int fd, bool datasync)
     if (ret < 0)
         return ret;
     ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_fsync(sqe, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
-    return ringo__op_wait(l, &op, sqe);
+    op.rq.io = (ringo__io){ .kind = RINGO_IO_FSYNC, .fd = fd, .flags = datasync };
+    return ringo__io_wait(l, &op);
 }
 
 int ringo_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *st)
@@ -56,9 +56,9 @@ int ringo_statx(int dirfd, const char *path, int flags, unsigned mask, struct st
     if (ret < 0)
         return ret;
     ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_statx(sqe, dirfd, path, flags, mask, st);
-    return ringo__op_wait(l, &op, sqe);
+    op.rq.io = (ringo__io){ .kind = RINGO_IO_STATX, .fd = dirfd, .p = (void *)path,
+                            .flags = flags, .len = mask, .q = st };
+    return ringo__io_wait(l, &op);
 }
 
 /* ---- path operations, with a syscall fallback ---------------------------- */
@@ -84,10 +84,10 @@ static void path_work(struct ringo__job *job)
 
 static int path_op(enum path_kind kind, const char *a, const char *b, mode_t mode)
 {
-    static const unsigned ops[] = {
-        [P_UNLINK] = IORING_OP_UNLINKAT,
-        [P_RENAME] = IORING_OP_RENAMEAT,
-        [P_MKDIR] = IORING_OP_MKDIRAT,
+    static const uint8_t kinds[] = {
+        [P_UNLINK] = RINGO_IO_UNLINK,
+        [P_RENAME] = RINGO_IO_RENAME,
+        [P_MKDIR] = RINGO_IO_MKDIR,
     };
     ringo_loop *l;
     if (!a || (kind == P_RENAME && !b))
@@ -95,16 +95,10 @@ static int path_op(enum path_kind kind, const char *a, const char *b, mode_t mod
     int ret = ringo__enter(&l);
     if (ret < 0)
         return ret;
-    if (RINGO_LIKELY(ringo__has_op(l, ops[kind]))) {
+    if (RINGO_LIKELY(ringo__can(l, RINGO_CAP_PATHS))) {
         ringo__op op;
-        struct io_uring_sqe *sqe = ringo__sqe(l);
-        if (kind == P_UNLINK)
-            io_uring_prep_unlinkat(sqe, AT_FDCWD, a, 0);
-        else if (kind == P_RENAME)
-            io_uring_prep_renameat(sqe, AT_FDCWD, a, AT_FDCWD, b, 0);
-        else
-            io_uring_prep_mkdirat(sqe, AT_FDCWD, a, mode);
-        return ringo__op_wait(l, &op, sqe);
+        op.rq.io = (ringo__io){ .kind = kinds[kind], .p = (void *)a, .q = (void *)b, .u = mode };
+        return ringo__io_wait(l, &op);
     }
     struct path_job p = { .job.work = path_work, .kind = kind, .a = a, .b = b, .mode = mode };
     ret = ringo__workers_run(l, &p.job);

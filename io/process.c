@@ -224,7 +224,7 @@ int ringo_process_spawn(ringo_process **out, const char *const argv[],
         siginfo_t si;
         while (waitid(P_PID, (id_t)p->pid, &si, WEXITED) < 0 && errno == EINTR) {}
     } else {
-        p->use_waitid = ringo__has_op(l, RINGO_OP_WAITID) && !env_flag("RINGO_NO_WAITID");
+        p->use_waitid = ringo__can(l, RINGO_CAP_WAITID) && !env_flag("RINGO_NO_WAITID");
         ret = process_streams(p, &f);
     }
     if (ret < 0) {

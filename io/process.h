@@ -6,12 +6,8 @@
 #include <signal.h>
 #include <sys/types.h>
 
-#include "engine/internal.h"
+#include "engine/backend.h"
 #include "engine/waitq.h"
-
-/* IORING_OP_WAITID (Linux 6.7), after READ_MULTISHOT (49); the uapi headers
- * of liburing 2.3 predate it. (54 is FIXED_FD_INSTALL.) */
-#define RINGO_OP_WAITID 50
 
 struct ringo_process {
     pid_t pid;

@@ -65,17 +65,11 @@ void ringo__process_kill_reap(ringo_process *p)
 static int reap_op(ringo_loop *l, ringo_process *p)
 {
     ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
     if (p->use_waitid) {
-        siginfo_t si;   /* on this stack: the call returns only after the CQE */
+        siginfo_t si;   /* on this stack: the call returns only after the op */
         memset(&si, 0, sizeof si);
-        /* io_waitid_prep: len = idtype, fd = id, file_index = options,
-         * addr2 = siginfo; addr, buf_index, addr3 and the flags must be 0
-         * (io_uring_prep_rw clears them; it sets off, the union with addr2). */
-        io_uring_prep_rw(RINGO_OP_WAITID, sqe, p->pidfd, NULL, P_PIDFD, 0);
-        sqe->file_index = WEXITED;
-        sqe->addr2 = (uint64_t)(uintptr_t)&si;
-        int ret = ringo__op_wait(l, &op, sqe);
+        op.rq.io = (ringo__io){ .kind = RINGO_IO_WAITID, .fd = p->pidfd, .flags = WEXITED, .q = &si };
+        int ret = ringo__io_wait(l, &op);
         if (ret == -ECHILD)
             return ringo__process_reap(p, false);   /* records the lost status */
         if (ret < 0)
@@ -83,8 +77,8 @@ static int reap_op(ringo_loop *l, ringo_process *p)
         set_exited(p, &si);
         return 0;
     }
-    io_uring_prep_poll_add(sqe, p->pidfd, POLLIN);
-    int ret = ringo__op_wait(l, &op, sqe);
+    op.rq.io = (ringo__io){ .kind = RINGO_IO_POLL, .fd = p->pidfd, .flags = POLLIN };
+    int ret = ringo__io_wait(l, &op);
     if (ret < 0)
         return ret;
     ret = ringo__process_reap(p, false);

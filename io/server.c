@@ -112,16 +112,17 @@ static void conn_start(ringo_server *s, int fd)
         ringo__conn_start_here(s, c);
 }
 
-static void accept_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
+static void accept_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
 {
     ringo_server *s = (ringo_server *)h;
-    if (cqe->res >= 0) {
+    if (res >= 0) {
         s->accepted = true;
-        conn_start(s, cqe->res);
+        ringo__fd_forget(s->loop, res);
+        conn_start(s, res);
     }
-    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+    if (!(flags & RINGO_CQE_MORE)) {
         s->armed = false;
-        s->end_res = cqe->res < 0 ? cqe->res : 0;
+        s->end_res = res < 0 ? res : 0;
         s->loop->inflight--;
         ringo__wake(s->acceptor);
     }
@@ -130,20 +131,17 @@ static void accept_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cq
 static void accept_cancel(ringo__wait *w)
 {
     ringo_server *s = (ringo_server *)((char *)w - offsetof(ringo_server, wait));
-    struct io_uring_sqe *sqe = ringo__sqe(s->loop);
-    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&s->h, 0);
-    io_uring_sqe_set_data64(sqe, 0);
+    ringo__io_cancel(s->loop, &s->rq);
 }
 
 /* Arm a multishot accept and sleep until it ends; returns how it ended. */
 static int accept_multishot(ringo_loop *l, ringo_server *s)
 {
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_multishot_accept(sqe, s->fd, NULL, NULL, SOCK_CLOEXEC);
-    io_uring_sqe_set_data(sqe, &s->h);
+    s->rq.io = (ringo__io){ .kind = RINGO_IO_ACCEPT_MULTI, .fd = s->fd, .flags = SOCK_CLOEXEC };
+    ringo__io_start(l, &s->rq);
     s->armed = true;
     l->inflight++;
-    /* Cancellation submits an async cancel; the op's last CQE wakes us. */
+    /* Cancellation asks the backend to stop it; its last completion wakes us. */
     while (s->armed)
         ringo__suspend(l, &s->wait);
     return s->end_res;
@@ -152,8 +150,10 @@ static int accept_multishot(ringo_loop *l, ringo_server *s)
 /* Close the listening socket (and remove a Unix one's file, if still ours). */
 static void listener_close(ringo_server *s)
 {
-    if (s->fd >= 0)
+    if (s->fd >= 0) {
+        ringo__fd_forget(s->loop, s->fd);
         close(s->fd);
+    }
     s->fd = -1;
     if (s->path) {
         struct stat st;
@@ -231,7 +231,7 @@ static int server_new(ringo_server **out, ringo_loop *l, int fd, int port, bool 
         free(s);
         return ret;
     }
-    s->h.complete = accept_complete;
+    s->rq.h.complete = accept_complete;
     s->wait.cancel = accept_cancel;
     s->loop = l;
     s->fd = fd;

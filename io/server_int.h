@@ -31,7 +31,7 @@ typedef struct ringo__spread_slot {
 } ringo__spread_slot;
 
 struct ringo_server {
-    ringo__cqe_handler h;   /* the multishot accept's CQEs */
+    ringo__req rq;          /* the multishot accept (first: see accept_complete) */
     ringo__wait wait;       /* the acceptor's wait for the multishot to end */
     ringo_loop *loop;
     int fd;

@@ -23,6 +23,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "engine/backend.h"
 #include "engine/run.h"
 
 typedef struct sig_waiter {
@@ -35,15 +36,14 @@ typedef struct sig_waiter {
 
 typedef struct sig_state {
     ringo__closer closer;
-    ringo__cqe_handler h;
-    ringo__timer rearm;      /* re-arm deferred out of a completion handler */
+    ringo__req rq;           /* the signalfd read */
     ringo_loop *loop;
     int fd;
     size_t nwaiters;         /* over all signals */
     sigset_t mask;           /* signals with waiters: the signalfd's mask */
     sigset_t ours;           /* those we blocked (were unblocked before) */
     sigset_t announced;      /* those the other loops of the run block for us */
-    bool reading, cancelling, rearm_armed;
+    bool reading, cancelling;
     struct signalfd_siginfo si;   /* the read's buffer */
     rlist waiters[NSIG];
 } sig_state;
@@ -160,20 +160,15 @@ static void sig_drop(sig_state *st, int signo)
 
 /* ---- the read ----------------------------------------------------------- */
 
-static void arm_sqe(sig_state *st, struct io_uring_sqe *sqe)
-{
-    io_uring_prep_read(sqe, st->fd, &st->si, sizeof st->si, 0);
-    io_uring_sqe_set_data(sqe, &st->h);
-    st->reading = true;
-    st->loop->inflight++;
-}
-
-/* From a task or a timer, never from a completion handler: ringo__sqe may
- * reap. */
 static void arm(sig_state *st)
 {
-    if (!st->reading && st->nwaiters)
-        arm_sqe(st, ringo__sqe(st->loop));
+    if (st->reading || !st->nwaiters)
+        return;
+    st->rq.io = (ringo__io){ .kind = RINGO_IO_READ, .fd = st->fd, .p = &st->si,
+                             .len = sizeof st->si, .off = 0 };
+    ringo__io_start(st->loop, &st->rq);
+    st->reading = true;
+    st->loop->inflight++;
 }
 
 /* Nobody waits any more: cancel the read. Its completion (-ECANCELED, or a
@@ -182,17 +177,8 @@ static void disarm(sig_state *st)
 {
     if (!st->reading || st->cancelling)
         return;
-    st->cancelling = true;   /* before ringo__sqe: it may reap the read */
-    struct io_uring_sqe *sqe = ringo__sqe(st->loop);
-    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&st->h, 0);
-    io_uring_sqe_set_data64(sqe, 0);
-}
-
-static void rearm_fire(ringo__timer *tm)
-{
-    sig_state *st = (sig_state *)((char *)tm - offsetof(sig_state, rearm));
-    st->rearm_armed = false;
-    arm(st);
+    st->cancelling = true;
+    ringo__io_cancel(st->loop, &st->rq);
 }
 
 /* Wake every waiter on signo with res; they are off the list at once. */
@@ -209,13 +195,14 @@ static void wake_all(sig_state *st, int signo, int res)
     sig_drop(st, signo);
 }
 
-static void read_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
+static void read_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
 {
-    sig_state *st = (sig_state *)((char *)h - offsetof(sig_state, h));
+    (void)flags;
+    sig_state *st = (sig_state *)((char *)h - offsetof(sig_state, rq));
     ringo_loop *l = st->loop;
     st->reading = st->cancelling = false;
     l->inflight--;
-    if (cqe->res == (int)sizeof st->si) {
+    if (res == (int)sizeof st->si) {
         int signo = (int)st->si.ssi_signo;
         if (signo > 0 && signo < NSIG && !rlist_empty(&st->waiters[signo])) {
             wake_all(st, signo, signo);
@@ -225,27 +212,13 @@ static void read_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
              * unless the user blocks it, then it waits for the next waiter. */
             (void)raise(signo);
         }
-    } else if (cqe->res < 0 && cqe->res != -ECANCELED && cqe->res != -EINTR &&
-               cqe->res != -EAGAIN) {
+    } else if (res < 0 && res != -ECANCELED && res != -EINTR && res != -EAGAIN) {
         /* The signalfd broke: tell every waiter rather than hang them. */
         for (int s = 1; s < NSIG; s++)
             if (!rlist_empty(&st->waiters[s]))
-                wake_all(st, s, cqe->res);
+                wake_all(st, s, res);
     }
-    if (!st->nwaiters)
-        return;
-    /* Re-arm without flushing (a nested reap would see this CQE again); a
-     * full SQ defers it to a timer that fires after this reap (pool.c). */
-    if (io_uring_sq_space_left(&l->ring) >= 2) {
-        arm_sqe(st, io_uring_get_sqe(&l->ring));
-    } else if (!st->rearm_armed) {
-        st->rearm.at = 0;
-        if (ringo__timer_add(l, &st->rearm) < 0) {
-            fprintf(stderr, "ringo: signals: out of memory re-arming the signalfd read\n");
-            abort();
-        }
-        st->rearm_armed = true;
-    }
+    arm(st);
 }
 
 /* ---- the loop's state ---------------------------------------------------- */
@@ -257,9 +230,7 @@ static void state_close(ringo__closer *c, ringo_loop *l)
      * still in flight, and the kernel writes st->si until its completion. */
     disarm(st);
     while (st->reading)
-        ringo__ring_step(l, true);
-    if (st->rearm_armed)
-        ringo__timer_del(l, &st->rearm);
+        ringo__step(l, true);
     close(st->fd);
     free(st);
     state = NULL;
@@ -277,7 +248,8 @@ static int state_get(ringo_loop *l, sig_state **out)
     sigemptyset(&st->mask);
     sigemptyset(&st->ours);
     sigemptyset(&st->announced);
-    /* Blocking on purpose, like the pool's eventfd: io_uring polls it. */
+    /* Blocking on purpose, like the pool's eventfd: io_uring would answer
+     * a read of a nonblocking one with -EAGAIN, not wait for a signal. */
     st->fd = signalfd(-1, &st->mask, SFD_CLOEXEC);
     if (st->fd < 0) {
         int err = -errno;
@@ -287,8 +259,7 @@ static int state_get(ringo_loop *l, sig_state **out)
     for (int s = 0; s < NSIG; s++)
         rlist_init(&st->waiters[s]);
     st->loop = l;
-    st->h.complete = read_complete;
-    st->rearm.fire = rearm_fire;
+    st->rq.h.complete = read_complete;
     st->closer.close = state_close;
     ringo__at_close(l, &st->closer);
     state = st;

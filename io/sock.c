@@ -1,7 +1,8 @@
-/* Socket operations: each one io_uring operation on the calling task. */
+/* Socket operations: each one operation of the loop's backend on the calling
+ * task. */
 #include <sys/socket.h>
 
-#include "engine/internal.h"
+#include "engine/backend.h"
 
 #define RINGO_MAX_IO 0x7ffff000u
 
@@ -16,9 +17,9 @@ ssize_t ringo_recv(int fd, void *buf, size_t n, int flags)
     if (ret < 0)
         return ret;
     ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_recv(sqe, fd, buf, n > RINGO_MAX_IO ? RINGO_MAX_IO : n, flags);
-    return ringo__op_wait(l, &op, sqe);
+    op.rq.io = (ringo__io){ .kind = RINGO_IO_RECV, .fd = fd, .p = buf, .flags = flags,
+                            .len = n > RINGO_MAX_IO ? RINGO_MAX_IO : (unsigned)n };
+    return ringo__io_wait(l, &op);
 }
 
 ssize_t ringo_send(int fd, const void *buf, size_t n, int flags)
@@ -32,11 +33,12 @@ ssize_t ringo_send(int fd, const void *buf, size_t n, int flags)
     if (ret < 0)
         return ret;
     ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
     /* A peer that went away must be an error return, never a SIGPIPE that
      * kills the whole process. */
-    io_uring_prep_send(sqe, fd, buf, n > RINGO_MAX_IO ? RINGO_MAX_IO : n, flags | MSG_NOSIGNAL);
-    return ringo__op_wait(l, &op, sqe);
+    op.rq.io = (ringo__io){ .kind = RINGO_IO_SEND, .fd = fd, .p = (void *)buf,
+                            .flags = flags | MSG_NOSIGNAL,
+                            .len = n > RINGO_MAX_IO ? RINGO_MAX_IO : (unsigned)n };
+    return ringo__io_wait(l, &op);
 }
 
 int ringo_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
@@ -50,12 +52,12 @@ int ringo_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     if (ret < 0)
         return ret;
     ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
     /* Close-on-exec from the start: no window for a fork+exec to inherit it. */
-    io_uring_prep_accept(sqe, fd, addr, len, flags | SOCK_CLOEXEC);
-    ret = ringo__op_wait(l, &op, sqe);
+    op.rq.io = (ringo__io){ .kind = RINGO_IO_ACCEPT, .fd = fd, .p = addr, .q = len,
+                            .flags = flags | SOCK_CLOEXEC };
+    ret = ringo__io_wait(l, &op);
     if (ret >= 0)
-        ringo__offload_forget(l, ret);
+        ringo__fd_forget(l, ret);
     return ret;
 }
 
@@ -70,7 +72,6 @@ int ringo_connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (ret < 0)
         return ret;
     ringo__op op;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_connect(sqe, fd, addr, len);
-    return ringo__op_wait(l, &op, sqe);
+    op.rq.io = (ringo__io){ .kind = RINGO_IO_CONNECT, .fd = fd, .p = (void *)addr, .u = len };
+    return ringo__io_wait(l, &op);
 }

@@ -44,7 +44,7 @@ static void step_until_empty(ringo__streams *sl, ringo_loop *l, int64_t until)
     ringo__timer tm = { .at = until, .idx = RINGO_TIMER_IDLE, .fire = linger_fire };
     bool timed = until != INT64_MAX && ringo__timer_add(l, &tm) == 0;
     while (!rlist_empty(&sl->streams) && (!timed || ringo_now() < until))
-        ringo__ring_step(l, true);
+        ringo__step(l, true);
     ringo__timer_del(l, &tm);
 }
 
@@ -74,7 +74,7 @@ static void streams_close(ringo__closer *c, ringo_loop *l)
     step_until_empty(sl, l, INT64_MAX);
     ringo__timer_del(l, &sl->kick_tm);
     if (sl->ring_ready)
-        ringo__recv_ring_exit(&l->ring, &sl->rr);
+        ringo__recv_ring_exit(l, &sl->rr);
     if (tls_streams == sl)
         tls_streams = NULL;
     free(sl);
@@ -100,7 +100,7 @@ static ringo__streams *streams_get(ringo_loop *l)
     sl->kick_tm.idx = RINGO_TIMER_IDLE;
     sl->kick_tm.fire = kick_fire;
     /* Multishot recv needs 6.0; the ring (5.19) is tried at the first read. */
-    sl->multishot = ringo__has_op(l, IORING_OP_RECV) && !env_no_multishot();
+    sl->multishot = ringo__can(l, RINGO_CAP_RECV_MULTI) && !env_no_multishot();
     sl->closer.close = streams_close;
     ringo__at_close(l, &sl->closer);
     tls_streams = sl;
@@ -111,7 +111,7 @@ bool ringo__streams_multishot(ringo__streams *sl)
 {
     if (RINGO_LIKELY(sl->ring_ready) || !sl->multishot)
         return sl->multishot;
-    if (ringo__recv_ring_init(&sl->loop->ring, &sl->rr) < 0)
+    if (ringo__recv_ring_init(sl->loop, &sl->rr) < 0)
         sl->multishot = false;
     else
         sl->ring_ready = true;

@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-#include "engine/internal.h"
-#include "io/recv_ring.h"
+#include "engine/backend.h"
+#include "engine/recv_ring.h"
 
 /* Wrap a connected, close-on-exec descriptor (socket or pipe) in a stream;
  * the stream owns fd from then on (ringo_stream_close closes it), also when
@@ -76,7 +76,7 @@ struct ringo_stream {
     ringo_task *reader;    /* at most one task waits for data */
     ringo__wait rwait;
     size_t want, hint;     /* wake the reader at `want` bytes; recv size hint */
-    ringo__cqe_handler recv_h;
+    ringo__req recv_rq;
 
     /* Write side: wbuf[whead, wlen) is queued. While a submitted send reads
      * `sending`, that buffer does not move; growing then takes a new one. */
@@ -88,11 +88,9 @@ struct ringo_stream {
     char *wbuf;
     size_t wcap, whead, wlen;
     char *sending;
-    struct io_uring_sqe *ssqe;  /* the send's SQE, patchable while unsubmitted */
-    unsigned sseq;
     unsigned nsends;
     rlist drainers;
-    ringo__cqe_handler send_h;
+    ringo__req send_rq;
 
     ringo_task *closer;    /* a task waiting in ringo_stream_close */
     ringo__wait cwait;

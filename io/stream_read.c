@@ -22,14 +22,14 @@
 #define RBUF_KEEP ((size_t)16 * 1024)      /* an empty rbuf above this is freed */
 #define RECV_MAX  ((size_t)256 * 1024)
 
-static void recv_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe);
+static void recv_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags);
 
 void ringo__stream_read_init(ringo_stream *s)
 {
     s->pbid = -1;
     s->limit = RINGO_STREAM_LIMIT;
     s->rhint = RBUF_MIN;
-    s->recv_h.complete = recv_complete;
+    s->recv_rq.h.complete = recv_complete;
 }
 
 static inline void pbuf_put(ringo_stream *s)
@@ -143,19 +143,14 @@ void ringo__stream_recv_cancel(ringo_stream *s)
 {
     if (s->rstate == RECV_IDLE || s->rcancel)
         return;
-    struct io_uring_sqe *sqe = ringo__sqe(s->sl->loop);
-    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&s->recv_h, 0);
-    io_uring_sqe_set_data64(sqe, 0);
+    ringo__io_cancel(s->sl->loop, &s->recv_rq);
     s->rcancel = true;
 }
 
 static void arm_multi(ringo_stream *s, ringo_loop *l)
 {
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = RINGO_RECV_BGID;
-    io_uring_sqe_set_data(sqe, &s->recv_h);
+    s->recv_rq.io = (ringo__io){ .kind = RINGO_IO_RECV_MULTI, .fd = s->fd, .u = RINGO_RECV_BGID };
+    ringo__io_start(l, &s->recv_rq);
     s->rstate = RECV_MULTI;
     s->ms_on = true;
     l->inflight++;
@@ -177,12 +172,9 @@ static void arm_single(ringo_stream *s, ringo_loop *l)
     if (space > RINGO_STREAM_MAX_IO)
         space = RINGO_STREAM_MAX_IO;
     char *p = s->rbuf + s->rpos + s->rlen;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    if (s->is_sock)
-        io_uring_prep_recv(sqe, s->fd, p, space, 0);
-    else
-        io_uring_prep_read(sqe, s->fd, p, (unsigned)space, (uint64_t)-1);
-    io_uring_sqe_set_data(sqe, &s->recv_h);
+    s->recv_rq.io = (ringo__io){ .kind = s->is_sock ? RINGO_IO_RECV : RINGO_IO_READ, .fd = s->fd,
+                                 .p = p, .len = (unsigned)space, .off = -1 };
+    ringo__io_start(l, &s->recv_rq);
     s->rstate = RECV_SINGLE;
     s->rsingle = space;
     l->inflight++;
@@ -206,14 +198,13 @@ void ringo__stream_recv_sync(ringo_stream *s)
     }
 }
 
-static void recv_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
+static void recv_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
 {
-    ringo_stream *s = (ringo_stream *)((char *)h - offsetof(ringo_stream, recv_h));
-    int res = cqe->res;
+    ringo_stream *s = (ringo_stream *)((char *)h - offsetof(ringo_stream, recv_rq));
     bool multi = s->rstate == RECV_MULTI;
-    bool more = multi && (cqe->flags & IORING_CQE_F_MORE);
-    if (multi && (cqe->flags & IORING_CQE_F_BUFFER)) {
-        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    bool more = multi && (flags & RINGO_CQE_MORE);
+    if (multi && (flags & RINGO_CQE_BUFFER)) {
+        unsigned bid = flags >> RINGO_CQE_BUFFER_SHIFT;
         if (res > 0 && !s->closing)
             take_pbuf(s, bid, (size_t)res);
         else

@@ -24,12 +24,12 @@ typedef struct drain_waiter {
     ringo__wait wait;
 } drain_waiter;
 
-static void send_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe);
+static void send_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags);
 
 void ringo__stream_write_init(ringo_stream *s)
 {
     rlist_init(&s->drainers);
-    s->send_h.complete = send_complete;
+    s->send_rq.h.complete = send_complete;
 }
 
 void ringo__stream_write_release(ringo_stream *s)
@@ -41,39 +41,33 @@ void ringo__stream_write_release(ringo_stream *s)
     s->wcap = s->whead = s->wlen = 0;
 }
 
-/* The prepared send SQE has not been handed to the kernel yet: liburing
- * moves sqe_head past an SQE only when it submits it. */
-static inline bool send_unsubmitted(const ringo_stream *s)
-{
-    return s->sstate == SEND_DATA && s->ssqe &&
-           (int)(s->sseq - s->sl->loop->ring.sq.sqe_head) >= 0;
-}
-
 static inline unsigned send_len(const ringo_stream *s)
 {
     size_t n = ringo__stream_wbuffered(s);
     return n > RINGO_STREAM_MAX_IO ? RINGO_STREAM_MAX_IO : (unsigned)n;
 }
 
+/* The send in flight has not reached the kernel yet (or, on epoll, found
+ * the socket full and waits): it takes all that is buffered now, from where
+ * the buffer is now. */
 static void patch_send(ringo_stream *s)
 {
-    s->ssqe->addr = (uint64_t)(uintptr_t)(s->wbuf + s->whead);
-    s->ssqe->len = send_len(s);
-    s->sending = s->wbuf;
+    if (s->sstate != SEND_DATA)
+        return;
+    s->send_rq.io.p = s->wbuf + s->whead;
+    s->send_rq.io.len = send_len(s);
+    if (ringo__io_patch(s->sl->loop, &s->send_rq))
+        s->sending = s->wbuf;
 }
 
 static void start_send(ringo_stream *s)
 {
     ringo_loop *l = s->sl->loop;
-    struct io_uring_sqe *sqe = ringo__sqe(l);
     /* A peer that went away must be an error, never a process-killing SIGPIPE. */
-    if (s->is_sock)
-        io_uring_prep_send(sqe, s->fd, s->wbuf + s->whead, send_len(s), MSG_NOSIGNAL);
-    else
-        io_uring_prep_write(sqe, s->fd, s->wbuf + s->whead, send_len(s), (uint64_t)-1);
-    io_uring_sqe_set_data(sqe, &s->send_h);
-    s->ssqe = sqe;
-    s->sseq = l->ring.sq.sqe_tail - 1;
+    s->send_rq.io = (ringo__io){ .kind = s->is_sock ? RINGO_IO_SEND : RINGO_IO_WRITE, .fd = s->fd,
+                                 .p = s->wbuf + s->whead, .len = send_len(s),
+                                 .flags = s->is_sock ? MSG_NOSIGNAL : 0, .off = -1 };
+    ringo__io_start(l, &s->send_rq);
     s->sending = s->wbuf;
     s->sstate = SEND_DATA;
     s->nsends++;
@@ -93,13 +87,12 @@ static void start_shutdown(ringo_stream *s)
         return;
     }
     ringo_loop *l = s->sl->loop;
-    if (!ringo__has_op(l, IORING_OP_SHUTDOWN)) {
+    if (!ringo__can(l, RINGO_CAP_SHUTDOWN)) {
         (void)shutdown(s->fd, SHUT_WR);
         return;
     }
-    struct io_uring_sqe *sqe = ringo__sqe(l);
-    io_uring_prep_shutdown(sqe, s->fd, SHUT_WR);
-    io_uring_sqe_set_data(sqe, &s->send_h);
+    s->send_rq.io = (ringo__io){ .kind = RINGO_IO_SHUTDOWN, .fd = s->fd, .flags = SHUT_WR };
+    ringo__io_start(l, &s->send_rq);
     s->sstate = SEND_SHUTDOWN;
     l->inflight++;
 }
@@ -127,9 +120,7 @@ void ringo__stream_send_cancel(ringo_stream *s)
         s->werr = -ECANCELED;   /* nothing more is sent */
     if (s->sstate == SEND_IDLE)
         return;
-    struct io_uring_sqe *sqe = ringo__sqe(s->sl->loop);
-    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&s->send_h, 0);
-    io_uring_sqe_set_data64(sqe, 0);
+    ringo__io_cancel(s->sl->loop, &s->send_rq);
 }
 
 static void wake_drainers(ringo_stream *s)
@@ -138,10 +129,10 @@ static void wake_drainers(ringo_stream *s)
         ringo__wake(rlist_entry(p, drain_waiter, link)->task);
 }
 
-static void send_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
+static void send_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
 {
-    ringo_stream *s = (ringo_stream *)((char *)h - offsetof(ringo_stream, send_h));
-    int res = cqe->res;
+    (void)flags;
+    ringo_stream *s = (ringo_stream *)((char *)h - offsetof(ringo_stream, send_rq));
     s->sl->loop->inflight--;
     if (s->sstate == SEND_SHUTDOWN) {
         s->sstate = SEND_IDLE;   /* -ENOTCONN and the like: nothing to report */
@@ -149,7 +140,6 @@ static void send_complete(ringo__cqe_handler *h, const struct io_uring_cqe *cqe)
         return;
     }
     s->sstate = SEND_IDLE;
-    s->ssqe = NULL;
     if (s->sending != s->wbuf)
         free(s->sending);   /* retired when wbuf grew under this send */
     s->sending = NULL;
@@ -181,8 +171,10 @@ static int wbuf_room(ringo_stream *s, size_t n)
     if (s->wcap - s->wlen >= n)
         return 0;
     size_t used = ringo__stream_wbuffered(s);
-    /* The kernel may be reading wbuf: then it must stay where it is. */
-    bool pinned = s->sstate == SEND_DATA && s->sending == s->wbuf && !send_unsubmitted(s);
+    /* The kernel may be reading wbuf: then it must stay where it is. (A
+     * patch with what the send has already only asks whether it is late.) */
+    bool pinned = s->sstate == SEND_DATA && s->sending == s->wbuf &&
+                  !ringo__io_patch(s->sl->loop, &s->send_rq);
     if (!pinned && s->whead && s->wcap - used >= n) {
         memmove(s->wbuf, s->wbuf + s->whead, used);
     } else {
@@ -201,8 +193,7 @@ static int wbuf_room(ringo_stream *s, size_t n)
     }
     s->whead = 0;
     s->wlen = used;
-    if (send_unsubmitted(s))
-        patch_send(s);
+    patch_send(s);
     return 0;
 }
 
@@ -223,7 +214,7 @@ ssize_t ringo_stream_write(ringo_stream *s, const void *buf, size_t n)
     s->wlen += n;
     if (s->sstate == SEND_IDLE)
         start_send(s);
-    else if (send_unsubmitted(s))
+    else
         patch_send(s);
     if (ringo__stream_wbuffered(s) > RINGO_STREAM_HIGH)
         s->wpaused = true;

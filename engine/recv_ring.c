@@ -4,9 +4,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "io/recv_ring.h"
+#include "engine/internal.h"
+#include "engine/recv_ring.h"
 
-int ringo__recv_ring_init(struct io_uring *ring, ringo__recv_ring *rr)
+int ringo__recv_ring_init(ringo_loop *l, ringo__recv_ring *rr)
 {
     /* The ring must be page aligned; the buffers follow it in the mapping. */
     size_t ring_len = RINGO_RECV_BUFS * sizeof(struct io_uring_buf);
@@ -19,7 +20,7 @@ int ringo__recv_ring_init(struct io_uring *ring, ringo__recv_ring *rr)
     reg.ring_addr = (unsigned long)(uintptr_t)p;
     reg.ring_entries = RINGO_RECV_BUFS;
     reg.bgid = RINGO_RECV_BGID;
-    int ret = io_uring_register_buf_ring(ring, &reg, 0);
+    int ret = io_uring_register_buf_ring(&l->ring, &reg, 0);
     if (ret < 0) {
         munmap(p, len);
         return ret;
@@ -36,9 +37,9 @@ int ringo__recv_ring_init(struct io_uring *ring, ringo__recv_ring *rr)
     return 0;
 }
 
-void ringo__recv_ring_exit(struct io_uring *ring, ringo__recv_ring *rr)
+void ringo__recv_ring_exit(ringo_loop *l, ringo__recv_ring *rr)
 {
-    (void)io_uring_unregister_buf_ring(ring, RINGO_RECV_BGID);
+    (void)io_uring_unregister_buf_ring(&l->ring, RINGO_RECV_BGID);
     munmap(rr->br, rr->map_len);
     rr->br = NULL;
 }

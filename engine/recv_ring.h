@@ -1,8 +1,10 @@
-/* io/: the loop's ring of provided receive buffers (IORING_REGISTER_PBUF_RING),
- * shared by every stream's multishot recv. The kernel picks a buffer per
- * completion; the stream gives it back once its bytes are consumed. */
-#ifndef RINGO_IO_RECV_RING_H
-#define RINGO_IO_RECV_RING_H
+/* The io_uring backend's ring of provided receive buffers
+ * (IORING_REGISTER_PBUF_RING), shared by every stream's multishot recv
+ * (RINGO_IO_RECV_MULTI, only where RINGO_CAP_RECV_MULTI). The kernel picks a
+ * buffer per completion; the stream gives it back once its bytes are
+ * consumed. */
+#ifndef RINGO_ENGINE_RECV_RING_H
+#define RINGO_ENGINE_RECV_RING_H
 
 #include <liburing.h>
 #include <stddef.h>
@@ -22,8 +24,9 @@ typedef struct ringo__recv_ring {
 
 /* Map and register the ring. 0, or -errno (-EINVAL: the kernel has no
  * buffer rings, before 5.19), having done nothing. */
-int  ringo__recv_ring_init(struct io_uring *ring, ringo__recv_ring *rr);
-void ringo__recv_ring_exit(struct io_uring *ring, ringo__recv_ring *rr);
+struct ringo_loop;
+int  ringo__recv_ring_init(struct ringo_loop *l, ringo__recv_ring *rr);
+void ringo__recv_ring_exit(struct ringo_loop *l, ringo__recv_ring *rr);
 
 static inline char *ringo__recv_ring_buf(const ringo__recv_ring *rr, unsigned bid)
 {

@@ -1,0 +1,110 @@
+/* Which backend a loop runs on, and the step both share: the inbox's sleep
+ * protocol around the wait, then the timers and the inbox. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/backend.h"
+#include "engine/inbox.h"
+
+enum want { WANT_AUTO, WANT_URING, WANT_EPOLL };
+
+/* Once io_uring has been refused here it stays refused (a seccomp filter is
+ * for life, the sysctl rarely changes): later loops skip the attempt. */
+static _Atomic bool uring_refused;
+static _Atomic bool noted;
+
+static enum want want_from_env(void)
+{
+    const char *v = getenv("RINGO_BACKEND");
+    if (!v || !*v || strcmp(v, "auto") == 0)
+        return WANT_AUTO;
+    if (strcmp(v, "io_uring") == 0)
+        return WANT_URING;
+    if (strcmp(v, "epoll") == 0)
+        return WANT_EPOLL;
+    fprintf(stderr, "ringo: RINGO_BACKEND=%s is none of auto, io_uring, epoll: using auto\n", v);
+    return WANT_AUTO;
+}
+
+/* Only the fallback is worth a word: io_uring is what a clean program in
+ * debug mode expects, and hears nothing about. */
+static void note(const ringo_loop *l, const char *why)
+{
+    if (l->debug && ringo__is_epoll(l) && !atomic_exchange(&noted, true))
+        fprintf(stderr, "ringo: backend %s (%s)\n", ringo__is_epoll(l) ? "epoll" : "io_uring", why);
+}
+
+static int open_epoll(ringo_loop *l, const char *why)
+{
+    l->backend = RINGO_BACKEND_EPOLL;
+    int ret = ringo__epoll_open(l);
+    if (ret == 0)
+        note(l, why);
+    return ret;
+}
+
+int ringo__backend_open(ringo_loop *l, const ringo_config *cfg)
+{
+    enum want want = want_from_env();
+    if (cfg && (cfg->flags & RINGO_CFG_EPOLL))
+        want = WANT_EPOLL;
+    if (want == WANT_EPOLL)
+        return open_epoll(l, cfg && (cfg->flags & RINGO_CFG_EPOLL) ? "RINGO_CFG_EPOLL"
+                                                                   : "RINGO_BACKEND=epoll");
+    if (want == WANT_AUTO && atomic_load(&uring_refused))
+        return open_epoll(l, "io_uring was refused");
+    l->backend = RINGO_BACKEND_URING;
+    int ret = ringo__uring_open(l, cfg, want == WANT_AUTO);
+    if (ret == 0) {
+        ringo__offload_init(l);
+        return 0;
+    }
+    if (want == WANT_AUTO && ringo__uring_refused(ret)) {
+        atomic_store(&uring_refused, true);
+        char why[96];
+        snprintf(why, sizeof why, "io_uring_setup refused: %s", strerror(-ret));
+        return open_epoll(l, why);
+    }
+    return ret;
+}
+
+void ringo__backend_close(ringo_loop *l)
+{
+    if (ringo__is_epoll(l)) {
+        ringo__epoll_close(l);
+        return;
+    }
+    ringo__offload_exit(l);
+    ringo__uring_close(l);
+}
+
+const char *ringo_backend(void)
+{
+    ringo_loop *l = ringo__loop;
+    if (!l)
+        return NULL;
+    return ringo__is_epoll(l) ? "epoll" : "io_uring";
+}
+
+void ringo__step(ringo_loop *l, bool wait)
+{
+    /* A loop that spins before it sleeps sends what it has first (it may
+     * wake the loops it is about to wait for), and returns: what it reaped
+     * may be what its caller waits for. The next step spins. */
+    if (wait && l->inbox.spin_ns > 0 && l->inbox.recent && ringo__backend_queued(l))
+        wait = false;
+    /* A loop that sleeps says so first, so that a thread posting to its
+     * inbox knows to wake it (inbox.c). */
+    if (wait && !ringo__inbox_sleep_begin(l))
+        wait = false;
+    if (ringo__is_epoll(l))
+        ringo__epoll_step(l, wait);
+    else
+        ringo__uring_step(l, wait);
+    if (wait)
+        ringo__inbox_sleep_end(l);
+    ringo__timers_run(l);
+    if (!ringo__inbox_idle(l))
+        (void)ringo__inbox_drain(l);
+}
