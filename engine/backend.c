@@ -27,19 +27,19 @@ static enum want want_from_env(void)
     return WANT_AUTO;
 }
 
-/* Only the fallback is worth a word: io_uring is what a clean program in
- * debug mode expects, and hears nothing about. */
+/* Only the silent fallback is worth a word: what was asked for by name
+ * needs no explanation. */
 static void note(const ringo_loop *l, const char *why)
 {
-    if (l->debug && ringo__is_epoll(l) && !atomic_exchange(&noted, true))
-        fprintf(stderr, "ringo: backend %s (%s)\n", ringo__is_epoll(l) ? "epoll" : "io_uring", why);
+    if (l->debug && !atomic_exchange(&noted, true))
+        fprintf(stderr, "ringo: backend epoll: %s\n", why);
 }
 
 static int open_epoll(ringo_loop *l, const char *why)
 {
     l->backend = RINGO_BACKEND_EPOLL;
     int ret = ringo__epoll_open(l);
-    if (ret == 0)
+    if (ret == 0 && why)
         note(l, why);
     return ret;
 }
@@ -50,8 +50,7 @@ int ringo__backend_open(ringo_loop *l, const ringo_config *cfg)
     if (cfg && (cfg->flags & RINGO_CFG_EPOLL))
         want = WANT_EPOLL;
     if (want == WANT_EPOLL)
-        return open_epoll(l, cfg && (cfg->flags & RINGO_CFG_EPOLL) ? "RINGO_CFG_EPOLL"
-                                                                   : "RINGO_BACKEND=epoll");
+        return open_epoll(l, NULL);
     if (want == WANT_AUTO && atomic_load(&uring_refused))
         return open_epoll(l, "io_uring was refused");
     l->backend = RINGO_BACKEND_URING;
@@ -63,7 +62,7 @@ int ringo__backend_open(ringo_loop *l, const ringo_config *cfg)
     if (want == WANT_AUTO && ringo__uring_refused(ret)) {
         atomic_store(&uring_refused, true);
         char why[96];
-        snprintf(why, sizeof why, "io_uring_setup refused: %s", strerror(-ret));
+        snprintf(why, sizeof why, "io_uring_setup refused (%s)", strerror(-ret));
         return open_epoll(l, why);
     }
     return ret;

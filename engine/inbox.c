@@ -194,6 +194,7 @@ void ringo__inbox_close(ringo_loop *l)
         while (q->polling)
             ringo__step(l, true);
     }
+    ringo__fd_forget(l, q->efd);
     close(q->efd);
     free(q->stub);
     q->stub = q->head = NULL;

@@ -277,6 +277,7 @@ void ringo__at_close(ringo_loop *l, ringo__closer *c);
 /* sched.c */
 void ringo__wake(ringo_task *t);                   /* make t READY (queue it) */
 void ringo__suspend(ringo_loop *l, ringo__wait *w); /* current task: sleep until woken */
+void ringo__yield_now(ringo_loop *l);              /* current task: to the run queue's end */
 void ringo__schedule(ringo_loop *l, const ringo_task *until);
 /* The current task has finished: leave its stack for good. */
 __attribute__((noreturn)) void ringo__exit_current(ringo_loop *l, ringo_task *cur);

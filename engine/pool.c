@@ -132,7 +132,7 @@ static void arm(struct ringo__workers *p)
     if (p->reading || !p->outstanding)
         return;
     p->rq.io = (ringo__io){ .kind = RINGO_IO_READ, .fd = p->efd, .p = &p->efd_val,
-                            .len = sizeof p->efd_val, .off = 0 };
+                            .len = sizeof p->efd_val, .off = -1 };
     ringo__io_start(p->loop, &p->rq);
     p->reading = true;
     p->loop->inflight++;
@@ -355,6 +355,7 @@ void ringo__workers_close(ringo_loop *l)
     p->exited = NULL;
     pthread_mutex_unlock(&p->mu);
     join_exited(p, gone, true);
+    ringo__fd_forget(l, p->efd);
     close(p->efd);
     pthread_cond_destroy(&p->work_cv);
     pthread_cond_destroy(&p->exit_cv);

@@ -26,6 +26,8 @@ int ringo__config_check(const ringo_config *cfg)
 {
     if (cfg && (cfg->flags & ~(RINGO_CFG_SQPOLL | RINGO_CFG_DEBUG | RINGO_CFG_EPOLL)))
         return -EINVAL;
+    if (cfg && cfg->entries > 32768)
+        return -EINVAL;   /* the largest SQ the kernel takes, on either backend */
     return 0;
 }
 

@@ -105,17 +105,22 @@ void ringo__suspend(ringo_loop *l, ringo__wait *w)
     cur->waiting = NULL;
 }
 
+void ringo__yield_now(ringo_loop *l)
+{
+    ringo_task *cur = l->current;
+    cur->state = RINGO_T_READY;
+    rq_push(l, cur);
+    switch_away(l, cur);
+}
+
 int ringo_yield(void)
 {
     ringo_loop *l;
     int ret = ringo__enter(&l);
     if (ret < 0)
         return ret;
-    ringo_task *cur = l->current;
-    cur->state = RINGO_T_READY;
-    rq_push(l, cur);
-    switch_away(l, cur);
-    return cur->cancelled ? -ECANCELED : 0;
+    ringo__yield_now(l);
+    return l->current->cancelled ? -ECANCELED : 0;
 }
 
 /* Nothing is ready, nothing is in flight, yet tasks wait: nothing can ever

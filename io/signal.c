@@ -165,7 +165,7 @@ static void arm(sig_state *st)
     if (st->reading || !st->nwaiters)
         return;
     st->rq.io = (ringo__io){ .kind = RINGO_IO_READ, .fd = st->fd, .p = &st->si,
-                             .len = sizeof st->si, .off = 0 };
+                             .len = sizeof st->si, .off = -1 };
     ringo__io_start(st->loop, &st->rq);
     st->reading = true;
     st->loop->inflight++;
@@ -231,6 +231,7 @@ static void state_close(ringo__closer *c, ringo_loop *l)
     disarm(st);
     while (st->reading)
         ringo__step(l, true);
+    ringo__fd_forget(l, st->fd);
     close(st->fd);
     free(st);
     state = NULL;

@@ -159,8 +159,10 @@ static void stream_finish(ringo_stream *s)
 {
     ringo__stream_read_release(s);
     ringo__stream_write_release(s);
-    if (!s->fd_closed)
+    if (!s->fd_closed) {
+        ringo__fd_forget(s->sl->loop, s->fd);
         close(s->fd);   /* a socket's close does not block (no SO_LINGER) */
+    }
     rlist_del(&s->link);
     rlist_del(&s->kick_link);
     free(s);

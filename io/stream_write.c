@@ -81,6 +81,7 @@ static void start_shutdown(ringo_stream *s)
         /* A pipe has no half-close: its end is closed (the reader sees
          * EOF), unless a read still uses the descriptor. */
         if (s->rstate == RECV_IDLE) {
+            ringo__fd_forget(s->sl->loop, s->fd);
             close(s->fd);
             s->fd_closed = s->eof = true;
         }

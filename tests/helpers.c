@@ -7,6 +7,20 @@
 #include <string.h>
 #include <unistd.h>
 
+static int ask_backend(void *arg)
+{
+    *(const char **)arg = ringo_backend();
+    return 0;
+}
+
+bool backend_is_epoll(void)
+{
+    const char *b = NULL;
+    cr_assert_eq(ringo_run(ask_backend, &b), 0);
+    cr_assert_not_null(b);
+    return strcmp(b, "epoll") == 0;
+}
+
 int open_fd_count(void)
 {
     DIR *d = opendir("/proc/self/fd");

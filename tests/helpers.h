@@ -2,6 +2,7 @@
 #ifndef RINGO_TEST_HELPERS_H
 #define RINGO_TEST_HELPERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <ringo.h>
 
@@ -16,6 +17,10 @@ void stderr_capture_begin(void);
 char *stderr_capture_end(void);
 
 int open_fd_count(void);
+
+/* The backend ringo_run picks here (RINGO_BACKEND, a seccomp filter): tests
+ * of what only io_uring does skip on epoll. */
+bool backend_is_epoll(void);
 
 /* Threads of this process whose name (/proc/self/task/N/comm) starts with
  * prefix: "ringo-worker" for the pool, "iou-wrk" for io_uring's io-wq. */

@@ -321,8 +321,10 @@ Test(file, sixty_four_tasks_read_one_file_concurrently)
     struct blocks b = { .fd = fd, .src = src, .first_done_saw = -1 };
     cr_assert_eq(run_clean(blocks_main, &b), 0);
     /* Every task had submitted its read before the first one was resumed:
-     * the 64 reads were in the ring together. */
-    cr_assert_eq(atomic_load(&b.first_done_saw), NBLK);
+     * the 64 reads were in the ring together. (On epoll a cached read
+     * completes inline, in the reading task.) */
+    if (!backend_is_epoll())
+        cr_assert_eq(atomic_load(&b.first_done_saw), NBLK);
     close(fd);
     free(src);
     remove_dir(1);

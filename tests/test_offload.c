@@ -69,7 +69,8 @@ static int iowq_limits(unsigned v[2])
 static bool can_offload(void)
 {
     unsigned v[2];
-    return cpus() >= 2 && iowq_limits(v) == 0;
+    /* Offloading is io_uring's (io-wq); the epoll backend never does it. */
+    return !backend_is_epoll() && cpus() >= 2 && iowq_limits(v) == 0;
 }
 
 struct readers {

@@ -135,7 +135,11 @@ Test(run, debug_mode_is_quiet_for_a_clean_program)
     char *err = stderr_capture_end();
     unsetenv("RINGO_DEBUG");
     cr_assert_eq(ret, 0);
-    cr_assert_str_empty(err, "unexpected warnings: %s", err);
+    /* Where io_uring is refused, debug mode says once that epoll runs. */
+    const char *rest = err;
+    if (strncmp(rest, "ringo: backend epoll: ", 22) == 0 && strchr(rest, '\n'))
+        rest = strchr(rest, '\n') + 1;
+    cr_assert_str_empty(rest, "unexpected warnings: %s", err);
     free(err);
 }
 
