@@ -15,6 +15,9 @@ PACKAGES=(
 need_packages "${PACKAGES[@]}"
 
 B=${RINGO_BENCH_DIR:-build/bench}
+# The ringo rows are the default backend (io_uring); the *_epoll rows set
+# RINGO_BACKEND=epoll themselves. One exported by the caller would relabel.
+unset RINGO_BACKEND
 REPS=${RINGO_BENCH_REPS:-5}
 build() {   # build DIR [meson options...]
     local dir=$1 how=; shift
@@ -95,28 +98,73 @@ fi
 # Files: 4 KiB random reads (64 tasks on ringo_read against a pread loop)
 # from a page-cached 256 MiB file, made once in the build dir and kept.
 out_file=$B/bench_file.json
+out_file_epoll=$B/bench_file_epoll.json
+out_file_uv=$B/bench_file_uv.json
 out_cp=$B/bench_cp.json
-rm -f "$out_file" "$out_cp"
+rm -f "$out_file" "$out_file_epoll" "$out_file_uv" "$out_cp"
 RINGO_BENCH_FILE="$B/bench_file.dat" "$B/bench/bench_file" \
     --benchmark_repetitions="$REPS" \
     --benchmark_enable_random_interleaving=true \
     --benchmark_display_aggregates_only=true \
     --benchmark_out="$out_file" --benchmark_out_format=json \
     "$@"
-# A 1 GiB copy: examples/cp against coreutils cp (copy_file_range: an
-# in-kernel copy), cp --reflink=never (read/write, 128 KiB) and dd bs=1M,
-# from a page-cached source, each 3 times in shuffled order with the last
-# copy's writeback flushed first; wall and CPU (children's rusage) to
-# report.py's JSON. Skipped when a benchmark filter was given.
+# The same reads on the epoll backend (preadv2 RWF_NOWAIT, the worker pool
+# on a miss): ringo's rows only, renamed .../ringo_epoll/N (a filter given to
+# this script replaces ours; whatever else it runs is dropped).
+RINGO_BACKEND=epoll RINGO_BENCH_FILE="$B/bench_file.dat" "$B/bench/bench_file" \
+    --benchmark_filter='^BM_file_read_4k_random/ringo/' \
+    --benchmark_repetitions="$REPS" \
+    --benchmark_enable_random_interleaving=true \
+    --benchmark_display_aggregates_only=true \
+    --benchmark_out="$out_file_epoll" --benchmark_out_format=json \
+    "$@" || { echo "ringo: bench_file on the epoll backend failed"; rm -f "$out_file_epoll"; }
+if [ -s "$out_file_epoll" ]; then
+    python3 - "$out_file_epoll" <<'EOF'
+import json, sys
+path, ringo = sys.argv[1], "BM_file_read_4k_random/ringo/"
+with open(path) as f:
+    doc = json.load(f)
+rows = []
+for b in doc.get("benchmarks", []):
+    if not b.get("run_name", b["name"]).startswith(ringo):
+        continue
+    for k in ("name", "run_name", "family_index_name"):
+        if isinstance(b.get(k), str):
+            b[k] = b[k].replace(ringo, "BM_file_read_4k_random/ringo_epoll/", 1)
+    rows.append(b)
+doc["benchmarks"] = rows
+with open(path, "w") as f:
+    json.dump(doc, f, indent=1)
+EOF
+fi
+# And libuv's way (bench/uv_file.c, built when libuv is found): 64 (and 1)
+# uv_fs_read in flight on its thread pool, from the same file and offsets.
+if [ -s "$out_file" ] && [ -x "$B/bench/uv_file" ]; then
+    RINGO_BENCH_FILE="$B/bench_file.dat" "$B/bench/uv_file" read "$out_file_uv" "$REPS" ||
+        { echo "ringo: uv_file read failed"; rm -f "$out_file_uv"; }
+fi
+# A 1 GiB copy: examples/cp (on io_uring, and on the epoll backend) against
+# coreutils cp (copy_file_range: an in-kernel copy), cp --reflink=never
+# (read/write, 128 KiB), dd bs=1M and, when built, libuv's thread pool
+# (bench/uv_file.c cp: 8 x 64 KiB uv_fs_read/uv_fs_write in flight, as
+# examples/cp), from a page-cached source, each 3 times in shuffled order
+# with the last copy's writeback flushed first; wall and CPU (children's
+# rusage) to report.py's JSON. Skipped when a benchmark filter was given.
 if [ $# -eq 0 ]; then
     python3 - "$B/examples/cp" "$out_cp" "$B" <<'EOF' || echo "ringo: the copy benchmark failed"
 import json, os, random, subprocess, sys, time
 ringo_cp, out, d = sys.argv[1:4]
+uv_file = os.path.join(d, "bench", "uv_file")
 size, reps = 1 << 30, 3
 src, dst = os.path.join(d, "copy-bench.src"), os.path.join(d, "copy-bench.dst")
-tools = {"ringo_cp": [ringo_cp, src, dst], "cp": ["cp", src, dst],
-         "cp_reflink_never": ["cp", "--reflink=never", src, dst],
+tools = {"ringo_cp": [ringo_cp, src, dst], "ringo_cp_epoll": [ringo_cp, src, dst],
+         "cp": ["cp", src, dst], "cp_reflink_never": ["cp", "--reflink=never", src, dst],
          "dd_bs1M": ["dd", "if=" + src, "of=" + dst, "bs=1M", "status=none"]}
+if os.access(uv_file, os.X_OK):
+    tools["libuv_cp"] = [uv_file, "cp", src, dst]
+env = {name: dict(os.environ) for name in tools}
+env["ringo_cp_epoll"]["RINGO_BACKEND"] = "epoll"
+ours = ("ringo_cp", "ringo_cp_epoll", "libuv_cp")   # their first copy is compared
 rows = []
 def rm(p):
     try: os.unlink(p)
@@ -133,11 +181,11 @@ try:
         for name in order:
             rm(dst); os.sync()
             t0 = time.perf_counter()
-            p = subprocess.Popen(tools[name])
+            p = subprocess.Popen(tools[name], env=env[name])
             _, status, ru = os.wait4(p.pid, 0)
             real = time.perf_counter() - t0
             ok = status == 0 and os.path.getsize(dst) == size
-            if ok and rep == 0 and name == "ringo_cp":
+            if ok and rep == 0 and name in ours:
                 ok = subprocess.run(["cmp", "-s", src, dst]).returncode == 0
             r = {"name": "BM_copy_1GiB/" + name, "run_name": "BM_copy_1GiB/" + name,
                  "run_type": "iteration", "real_time": real * 1e9,
@@ -152,7 +200,8 @@ with open(out, "w") as f:
     json.dump({"benchmarks": rows}, f)
 EOF
 fi
-# Network: ringo's http_hello beside the epoll (and libuv) server under wrk,
+# Network: ringo's http_hello (on io_uring, and on the epoll backend) beside
+# the epoll (and libuv) server under wrk,
 # each server pinned to its own CPU, 5 interleaved rounds (3 left the medians
 # of this noisy host 5-10% apart from run to run); then RSS per idle connection. Skipped
 # when a benchmark filter was given (a focused run).
@@ -164,6 +213,7 @@ if [ $# -eq 0 ]; then
     servers=(epoll="$B/bench/net/epoll_http")
     [ -x "$B/bench/net/uv_http" ] && servers+=(uv="$B/bench/net/uv_http")
     servers+=(ringo="$B/examples/http_hello")
+    servers+=(ringo_epoll="env RINGO_BACKEND=epoll $B/examples/http_hello")
     python3 bench/net/http_bench.py --build-dir "$B" --duration "${RINGO_NET_DURATION:-5s}" \
         --repeat "${RINGO_NET_REPEAT:-5}" --json "$net_out" --servers "${servers[@]}" ||
         echo "ringo: the network benchmark had failures (see its table)"
@@ -178,13 +228,16 @@ if [ $# -eq 0 ]; then
         --duration "${RINGO_NET_LOOPS_DURATION:-2s}" --repeat "${RINGO_NET_LOOPS_REPEAT:-3}" \
         --json "$net_loops_out" --servers \
         ringo_loops1="$B/examples/http_hello --loops 1" \
-        ringo_loops2="$B/examples/http_hello --loops 2" nginx_w2=nginx:2 ||
+        ringo_loops2="$B/examples/http_hello --loops 2" \
+        ringo_epoll_loops2="env RINGO_BACKEND=epoll $B/examples/http_hello --loops 2" \
+        nginx_w2=nginx:2 ||
         echo "ringo: the many-loops network benchmark had failures (see its table)"
 fi
 echo
 results=()
 for f in "$out" "$out_nofpu" "$out_sync" "$out_asyncio" "$out_loops" "$net_out" "$net_loops_out" \
-         "$rss_out" "$out_file" "$out_cp" "$out_proc" "$out_proc_asyncio"; do
+         "$rss_out" "$out_file" "$out_file_epoll" "$out_file_uv" "$out_cp" "$out_proc" \
+         "$out_proc_asyncio"; do
     if [ -s "$f" ]; then results+=("$f"); fi
 done
 python3 bench/report.py "${results[@]}"

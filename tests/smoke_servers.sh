@@ -1,8 +1,9 @@
 #!/bin/sh
 # Smoke test of the network examples: each server starts on a free port
 # (port 0; the port is read back from its "listening on" line), is talked to
-# (echo_client, curl, a pipelining client), then stopped with SIGINT or
-# SIGTERM, which each must answer by closing its server and exiting 0.
+# (echo_client, curl, wrk, a pipelining client, asyncio clients), then
+# stopped with SIGINT or SIGTERM, which each must answer by closing its
+# server and exiting 0. Clients not installed are skipped with a message.
 # graceful_server must also finish a request in progress when signalled.
 # echo_server and http_hello run once more on two loops (--loops 2), and
 # sharded_kv serves keys set and read on connections of both loops.
@@ -50,27 +51,153 @@ stop() {
     [ $st -eq 0 ] || fail "exit status $st after SIG$1, want 0"
 }
 
-# echo server: lines from argv, then from stdin, over IPv4 and IPv6.
+# async_echo HOST: 20 asyncio connections to the echo server on $port, all
+# open at once (a server that serves one at a time, or mixes up their
+# buffers, fails), each sending a line and awaiting it, then four more in one
+# write, one of them 3000 bytes (more than one read's worth for some), and
+# wanting each back byte for byte. Then EOF, which must be answered by EOF:
+# no stray bytes, and the handler saw the end.
+async_echo() {
+    command -v python3 >/dev/null || { echo "python3 not found: skipping the asyncio echo client"; return; }
+    python3 - "$1" "$port" <<'PY' || fail "asyncio echo client on $1"
+import asyncio, sys
+class Bad(Exception):    # a wrong answer: said, and exit 1
+    pass
+host, port, n = sys.argv[1], int(sys.argv[2]), 20
+def show(b):    # its length, and both ends of a long one
+    return "%d bytes %r" % (len(b), b if len(b) <= 40 else b[:20] + b"..." + b[-20:])
+async def client(i, opened, all_open):
+    r, w = await asyncio.open_connection(host, port)
+    opened[0] += 1
+    if opened[0] == n:
+        all_open.set()
+    await all_open.wait()
+    lines = [b"conn %d line %d\n" % (i, j) for j in range(4)]
+    lines.append(b"conn %d long " % i + b"x" * 3000 + b"\n")
+    w.write(lines[0])
+    got = [await r.readline()]
+    w.write(b"".join(lines[1:]))
+    for _ in lines[1:]:
+        got.append(await r.readline())
+    for want, line in zip(lines, got):
+        if line != want:
+            raise Bad("connection %d: sent %s, got back %s" % (i, show(want), show(line)))
+    w.write_eof()
+    rest = await r.read()
+    if rest:
+        raise Bad("connection %d: %s after the echoes, want EOF" % (i, show(rest)))
+    w.close()
+    await w.wait_closed()
+async def main():
+    opened, all_open = [0], asyncio.Event()
+    await asyncio.gather(*(client(i, opened, all_open) for i in range(n)))
+try:
+    asyncio.run(asyncio.wait_for(main(), 10))
+except Bad as e:
+    sys.exit(str(e))
+except asyncio.TimeoutError:
+    sys.exit("no answer within 10 s")
+except (OSError, asyncio.IncompleteReadError) as e:
+    sys.exit("%s: %s" % (type(e).__name__, e))
+print("asyncio echo: %d connections at once, 5 lines each echoed" % n)
+PY
+}
+
+# echo server: lines from argv, then from stdin, then the asyncio client,
+# over IPv4 and IPv6.
 for host in 127.0.0.1 ::1; do
     start echo_server "$echo_server" $host
     got=$("$echo_client" -p "$port" -h $host hello "two words")
     [ "$got" = "$(printf 'hello\ntwo words')" ] || fail "echo argv: got '$got'"
     got=$(printf 'a\nb\nc\n' | "$echo_client" -p "$port" -h $host)
     [ "$got" = "$(printf 'a\nb\nc')" ] || fail "echo stdin: got '$got'"
+    async_echo $host
     if [ $host = ::1 ]; then stop TERM; else stop INT; fi
 done
-# Two loops, a listener each on one port: every client is answered, then
-# SIGINT stops both loops.
+# Two loops, a listener each on one port: every client is answered, the
+# asyncio ones spread over both loops, then SIGINT stops both loops.
 start echo_server "$echo_server" 127.0.0.1 --loops 2
 for i in 1 2 3 4 5 6 7 8; do
     got=$("$echo_client" -p "$port" -h 127.0.0.1 "line $i")
     [ "$got" = "line $i" ] || fail "echo on two loops: got '$got'"
 done
+async_echo 127.0.0.1
 stop INT
 # The client reports a refused connection and fails.
 if "$echo_client" -p "$port" x >/dev/null 2>&1; then fail "echo_client to a dead port succeeded"; fi
 
-# HTTP hello: curl (keep-alive across two requests), then pipelining.
+# async_http: one asyncio connection to http_hello on $port, two GETs on it
+# in turn (keep-alive), each answer read by its Content-Length; then EOF,
+# answered by EOF (the bodies were exactly Content-Length long).
+async_http() {
+    command -v python3 >/dev/null || { echo "python3 not found: skipping the asyncio HTTP client"; return; }
+    python3 - "$port" <<'PY' || fail "asyncio HTTP client"
+import asyncio, sys
+class Bad(Exception):    # a wrong answer: said, and exit 1
+    pass
+port = int(sys.argv[1])
+async def response(r):
+    status = await r.readline()
+    if status != b"HTTP/1.1 200 OK\r\n":
+        raise Bad("status line %r" % status)
+    length = None
+    while True:
+        line = await r.readline()
+        if line == b"\r\n":
+            break
+        if not line.endswith(b"\r\n"):
+            raise Bad("header line %r" % line)
+        name, _, value = line.decode().partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    if length is None:
+        raise Bad("no Content-Length")
+    return await r.readexactly(length)
+async def main():
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    for path in (b"/", b"/again"):
+        w.write(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path)
+        body = await response(r)
+        if body != b"Hello, world!":
+            raise Bad("GET %s: body %r" % (path.decode(), body))
+    w.write_eof()
+    rest = await r.read()
+    if rest:
+        raise Bad("%r after the two responses, want EOF" % rest[:60])
+    w.close()
+    await w.wait_closed()
+try:
+    asyncio.run(asyncio.wait_for(main(), 10))
+except Bad as e:
+    sys.exit(str(e))
+except asyncio.TimeoutError:
+    sys.exit("no answer within 10 s")
+except (OSError, asyncio.IncompleteReadError) as e:
+    sys.exit("%s: %s" % (type(e).__name__, e))
+print("asyncio HTTP: two keep-alive GETs answered")
+PY
+}
+
+# wrk_load: a second of wrk (16 connections, keep-alive, as fast as it can)
+# against http_hello on $port. wrk counts but does not fail on socket errors
+# (a reset, a late answer) or non-2xx answers, so its report is read: some
+# requests done, no "Non-2xx" line, and a "Socket errors" line, if any, all
+# zeros. wrk counts an answer later than --timeout (2 s by default) as a
+# timeout; a busy CI machine's CPU can stall that long (seen once on a
+# 2-CPU VM: 12 timeouts while wrk's own 1 s run took 3.1 s), so a
+# connection must wait 5 s to count.
+wrk_load() {
+    command -v wrk >/dev/null || { echo "wrk not found: skipping the wrk check"; return; }
+    got=$(wrk -t1 -c16 -d1s --timeout 5s "http://127.0.0.1:$port/" 2>&1) || fail "wrk failed: $got"
+    reqs=$(echo "$got" | sed -n 's/^ *\([0-9][0-9]*\) requests in .*/\1/p')
+    [ -n "$reqs" ] && [ "$reqs" -gt 0 ] || fail "wrk: no requests done: $got"
+    ! echo "$got" | grep 'Socket errors:' | grep -q '[1-9]' || fail "wrk: socket errors: $got"
+    ! echo "$got" | grep -q 'Non-2xx' || fail "wrk: non-2xx responses: $got"
+    echo "wrk: $reqs requests, no errors"
+}
+
+# HTTP hello: curl (keep-alive across two requests), asyncio, then
+# pipelining, then wrk's load.
 start http_hello "$http_hello" 127.0.0.1
 if command -v curl >/dev/null; then
     got=$(curl -sS --max-time 10 "http://127.0.0.1:$port/" "http://127.0.0.1:$port/x")
@@ -80,6 +207,7 @@ if command -v curl >/dev/null; then
 else
     echo "curl not found: skipping the curl checks"
 fi
+async_http
 if command -v python3 >/dev/null; then
     python3 - "$port" <<'PY' || fail "pipelining"
 import socket, sys
@@ -102,15 +230,18 @@ s.close()
 print("pipelining: 11 responses")
 PY
 fi
+wrk_load
 stop TERM
+# Two loops: curl's connections, and wrk's 16, spread over both.
+start http_hello "$http_hello" 127.0.0.1 --loops 2
 if command -v curl >/dev/null; then
-    start http_hello "$http_hello" 127.0.0.1 --loops 2
     for i in 1 2 3 4; do
         got=$(curl -sS --max-time 10 "http://127.0.0.1:$port/" "http://127.0.0.1:$port/")
         [ "$got" = "Hello, world!Hello, world!" ] || fail "curl on two loops: got '$got'"
     done
-    stop INT
 fi
+wrk_load
+stop INT
 
 # Graceful shutdown: SIGINT while /slow is half answered and another
 # keep-alive connection idles. The slow request completes, both connections
