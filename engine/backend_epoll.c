@@ -409,21 +409,6 @@ static long try_accept(ringo_loop *l, ringo__op *op)
     return r < 0 ? r : attempt(&op->rq.io, false);
 }
 
-static long try_poll(ringo_loop *l, ringo__op *op)
-{
-    long r = attempt(&op->rq.io, false);
-    if (r != -EAGAIN)
-        return done_inline(l, r);
-    for (;;) {
-        int why = park(l, op);
-        if (why < 0)
-            return why;
-        r = attempt(&op->rq.io, false);
-        if (r != -EAGAIN)
-            return r;
-    }
-}
-
 int ringo__epoll_wait(ringo_loop *l, ringo__op *op)
 {
     ringo__io *io = &op->rq.io;
@@ -435,14 +420,12 @@ int ringo__epoll_wait(ringo_loop *l, ringo__op *op)
         return 0;
     case RINGO_IO_READ: case RINGO_IO_WRITE: case RINGO_IO_READV: case RINGO_IO_WRITEV:
         return (int)file_rw(l, op);
-    case RINGO_IO_RECV: case RINGO_IO_SEND:
+    case RINGO_IO_RECV: case RINGO_IO_SEND: case RINGO_IO_POLL:
         return (int)until_ready(l, op, try_user);
     case RINGO_IO_ACCEPT:
         return (int)try_accept(l, op);
     case RINGO_IO_CONNECT:
         return (int)try_connect(l, op);
-    case RINGO_IO_POLL:
-        return (int)try_poll(l, op);
     case RINGO_IO_CLOSE:
         ringo__epoll_forget(l, io->fd);
         return close(io->fd) < 0 && errno != EINTR ? -errno : 0;

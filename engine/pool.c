@@ -9,7 +9,7 @@
  *
  * Back to the loop: a worker pushes the finished job onto the lock-free
  * `done` list and, if the list was empty, writes the eventfd. The loop keeps
- * one IORING_OP_READ on the eventfd in flight exactly while jobs are
+ * one read of the eventfd in flight exactly while jobs are
  * outstanding (counted in l->inflight, so the scheduler sleeps in the kernel
  * and its deadlock check stays right); the read's completion takes the whole
  * list, so many finished jobs cost one read. A write that finds the list

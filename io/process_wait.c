@@ -1,7 +1,7 @@
-/* Waiting for a subprocess: IORING_OP_WAITID on the pidfd (6.7+), or, where
- * the kernel lacks it (or RINGO_NO_WAITID=1), IORING_OP_POLL_ADD on the
- * pidfd (readable once the child has exited) followed by a non-blocking
- * waitid. Either way only this child is reaped, never waitpid(-1).
+/* Waiting for a subprocess: a WAITID op on the pidfd (io_uring on 6.7+), or,
+ * where the backend lacks it (epoll, older kernels, RINGO_NO_WAITID=1), a
+ * POLL on the pidfd (readable once the child has exited) followed by a
+ * non-blocking waitid. Either way only this child is reaped, never waitpid(-1).
  *
  * One task at a time has the op in flight; other waiters queue and are woken
  * when it ends, and if that task was cancelled, one of them takes over. */

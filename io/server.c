@@ -1,9 +1,10 @@
 /* Servers (asyncio.start_server / start_unix_server).
  *
- * Each server owns one acceptor task. Where the kernel has it (5.19+), the
- * acceptor arms a single multishot IORING_OP_ACCEPT and sleeps: every
- * accepted fd arrives as a CQE whose handler spawns the connection's task
- * right there, with no task switch per accept. The acceptor wakes only when
+ * Each server owns one acceptor task. The acceptor arms a single multishot
+ * accept and sleeps: every accepted fd arrives as a completion whose handler
+ * spawns the connection's task right there, with no task switch per accept
+ * (io_uring's IORING_OP_ACCEPT, 5.19+; on epoll, accept4 until EAGAIN at
+ * each readiness edge). The acceptor wakes only when
  * the multishot ends (an error such as EMFILE, or cancellation), deals with
  * it and re-arms. Older kernels refuse the flag with -EINVAL before any
  * connection arrived: the acceptor then loops on single-shot accepts.

@@ -4,7 +4,7 @@
  * signals some task waits on. Each of them is blocked on the loop's thread
  * while it has a waiter (the workers block everything already), so it stays
  * pending for the signalfd instead of taking its normal disposition. One
- * IORING_OP_READ on the signalfd is in flight exactly while some task waits
+ * read of the signalfd is in flight exactly while some task waits
  * (counted in l->inflight, like the worker pool's eventfd read): with no
  * waiter the loop must be able to finish or detect a deadlock.
  *
