@@ -45,6 +45,7 @@ class Row:
 
 
 FR, PT = "BM_file_read_4k_random/", "/process_time/real_time"   # bench_file.cc's names
+UV = FR + "libuv_threadpool/64" + PT                               # bench/uv_file.c's
 SO, PP = "BM_loops_spawn_on/", "BM_loops_pingpong/condvar" + PT  # bench_loops.cc's
 SC = "BM_loops_scaling/"
 
@@ -123,14 +124,20 @@ ROWS = [
     Row("asyncio/process_spawn_wait_16", "  the same, asyncio create_subprocess_exec"),
     Row("net/c100/ringo", "HTTP, 100 conns, server CPU per request: ringo (http_hello)",
         baseline="net/c100/epoll", max_ratio=0.85, metric="cpu"),
+    Row("net/c100/ringo_epoll", "  the same, ringo on the epoll backend (RINGO_BACKEND=epoll)",
+        baseline="net/c100/epoll", max_ratio=1.1, metric="cpu"),
     Row("net/c100/epoll", "  the same, epoll baseline (bench/net/epoll_http.c)", metric="cpu"),
     Row("net/c100/uv", "  the same, libuv", baseline="net/c100/epoll", metric="cpu"),
     Row("net/c100_pipe16/ringo", "HTTP, 100 conns x16 pipelined, server CPU/request: ringo",
         baseline="net/c100_pipe16/epoll", max_ratio=0.9, metric="cpu"),
+    Row("net/c100_pipe16/ringo_epoll", "  the same, ringo on the epoll backend",
+        baseline="net/c100_pipe16/epoll", max_ratio=1.1, metric="cpu"),
     Row("net/c100_pipe16/epoll", "  the same, epoll", metric="cpu"),
     Row("net/c100_pipe16/uv", "  the same, libuv", baseline="net/c100_pipe16/epoll", metric="cpu"),
     Row("net/c1_pingpong_p50/ringo", "HTTP, 1 conn ping-pong, median latency: ringo",
         baseline="net/c1_pingpong_p50/epoll", max_ratio=1.1),
+    Row("net/c1_pingpong_p50/ringo_epoll", "  the same, ringo on the epoll backend",
+        baseline="net/c1_pingpong_p50/epoll"),
     Row("net/c1_pingpong_p50/epoll", "  the same, epoll"),
     Row("net/c1_pingpong_p50/uv", "  the same, libuv", baseline="net/c1_pingpong_p50/epoll"),
     # scripts/bench.sh's second http_bench.py run: every server on the first
@@ -141,6 +148,10 @@ ROWS = [
         baseline="net2cpu/c100/nginx_w2", vs="nginx", metric="cpu"),
     Row("net2cpu/c100/ringo_loops1", "  http_hello --loops 1, server CPU per request",
         baseline="net2cpu/c100/nginx_w2", vs="nginx", metric="cpu"),
+    Row("net2cpu/c100/ringo_epoll_loops2", "  --loops 2 on the epoll backend, req/s",
+        baseline="net2cpu/c100/ringo_loops2", vs="io_uring --loops 2", speedup=True),
+    Row("net2cpu/c100/ringo_epoll_loops2", "  the same, server CPU per request",
+        baseline="net2cpu/c100/nginx_w2", vs="nginx", metric="cpu"),
     Row("net2cpu/c100/nginx_w2", "  nginx, 2 workers (return 200), req/s",
         baseline="net2cpu/c100/ringo_loops1", vs="ringo --loops 1", speedup=True),
     Row("net2cpu/c100/nginx_w2", "  nginx, 2 workers, server CPU per request", metric="cpu"),
@@ -149,6 +160,10 @@ ROWS = [
     Row("net2cpu/c100_pipe16/ringo_loops2", "  the same, server CPU per request",
         baseline="net2cpu/c100_pipe16/nginx_w2", vs="nginx", metric="cpu"),
     Row("net2cpu/c100_pipe16/ringo_loops1", "  http_hello --loops 1, server CPU per request",
+        baseline="net2cpu/c100_pipe16/nginx_w2", vs="nginx", metric="cpu"),
+    Row("net2cpu/c100_pipe16/ringo_epoll_loops2", "  --loops 2 on the epoll backend, req/s",
+        baseline="net2cpu/c100_pipe16/ringo_loops2", vs="io_uring --loops 2", speedup=True),
+    Row("net2cpu/c100_pipe16/ringo_epoll_loops2", "  the same, server CPU per request",
         baseline="net2cpu/c100_pipe16/nginx_w2", vs="nginx", metric="cpu"),
     Row("net2cpu/c100_pipe16/nginx_w2", "  nginx, 2 workers, req/s",
         baseline="net2cpu/c100_pipe16/ringo_loops1", vs="ringo --loops 1", speedup=True),
@@ -161,7 +176,23 @@ ROWS = [
         baseline=FR + "pread" + PT, vs="pread", min_speedup=1.5),
     Row(FR + "ringo/64" + PT, "  the same, CPU time (process + its io-wq worker)",
         baseline=FR + "pread" + PT, vs="pread", metric="cpu"),
+    Row(FR + "ringo/64" + PT, "  the same against libuv (64 uv_fs_read in flight, thread pool)",
+        baseline=UV, vs="libuv", speedup=True),
     Row(FR + "ringo/1" + PT, "  the same, 1 task",
+        baseline=FR + "pread" + PT, vs="pread", speedup=True),
+    Row(FR + "ringo_epoll/64" + PT, "  64 tasks on the epoll backend (RWF_NOWAIT, pool on a miss)",
+        baseline=FR + "pread" + PT, vs="pread", speedup=True),
+    Row(FR + "ringo_epoll/64" + PT, "  the same against libuv's thread pool",
+        baseline=UV, vs="libuv", speedup=True),
+    Row(FR + "ringo_epoll/64" + PT, "  the same, CPU time (process)",
+        baseline=UV, vs="libuv", metric="cpu"),
+    Row(FR + "ringo_epoll/1" + PT, "  the same, epoll backend, 1 task",
+        baseline=FR + "pread" + PT, vs="pread", speedup=True),
+    Row(UV, "  libuv uv_fs_read, 64 in flight on its thread pool (bench/uv_file.c)",
+        baseline=FR + "pread" + PT, vs="pread", speedup=True),
+    Row(UV, "  the same, CPU time (process: loop + pool threads)",
+        baseline=FR + "pread" + PT, vs="pread", metric="cpu"),
+    Row(FR + "libuv_threadpool/1" + PT, "  the same, libuv, 1 in flight",
         baseline=FR + "pread" + PT, vs="pread", speedup=True),
     Row(FR + "pread" + PT, "  the same, pread(2) loop in one thread"),
     Row("BM_copy_1GiB/ringo_cp", "copy 1 GiB page-cached file, examples/cp (wall)",
@@ -170,6 +201,15 @@ ROWS = [
         baseline="BM_copy_1GiB/cp", vs="cp", max_ratio=1.0),
     Row("BM_copy_1GiB/ringo_cp", "  the same, CPU time (process + its io-wq threads)",
         baseline="BM_copy_1GiB/cp_reflink_never", vs="cp --reflink=never", metric="cpu"),
+    Row("BM_copy_1GiB/ringo_cp", "  the same against libuv's thread pool (wall)",
+        baseline="BM_copy_1GiB/libuv_cp", vs="libuv"),
+    Row("BM_copy_1GiB/ringo_cp_epoll", "  examples/cp on the epoll backend (wall)",
+        baseline="BM_copy_1GiB/cp_reflink_never", vs="cp --reflink=never"),
+    Row("BM_copy_1GiB/ringo_cp_epoll", "  the same against libuv's thread pool (wall)",
+        baseline="BM_copy_1GiB/libuv_cp", vs="libuv"),
+    Row("BM_copy_1GiB/ringo_cp_epoll", "  the same, CPU time (process + its pool threads)",
+        baseline="BM_copy_1GiB/libuv_cp", vs="libuv", metric="cpu"),
+    Row("BM_copy_1GiB/libuv_cp", "  libuv uv_fs_read/uv_fs_write, 8 x 64 KiB on its thread pool"),
     Row("BM_copy_1GiB/cp", "  coreutils cp (copy_file_range)"),
     Row("BM_copy_1GiB/cp_reflink_never", "  cp --reflink=never (read/write 128 KiB)"),
     Row("BM_copy_1GiB/dd_bs1M", "  dd bs=1M"),
@@ -302,7 +342,7 @@ def main(argv):
     listed = {r.name for r in ROWS}
     rows = [r for r in ROWS if r.name in results]
     rows += [Row(n, "") for n in results if n not in listed]
-    missing = [r.name for r in ROWS if r.name not in results]
+    missing = list(dict.fromkeys(r.name for r in ROWS if r.name not in results))
 
     lines = [("benchmark", "real ns/op", "cpu ns/op", "reps", "target", "ratio", "result", "")]
     missed = 0

@@ -128,7 +128,7 @@ rows = []
 for b in doc.get("benchmarks", []):
     if not b.get("run_name", b["name"]).startswith(ringo):
         continue
-    for k in ("name", "run_name", "family_index_name"):
+    for k in ("name", "run_name"):
         if isinstance(b.get(k), str):
             b[k] = b[k].replace(ringo, "BM_file_read_4k_random/ringo_epoll/", 1)
     rows.append(b)
