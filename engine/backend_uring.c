@@ -180,7 +180,8 @@ static void reap(ringo_loop *l)
     }
     if (outer) {
         l->reaping = false;
-        flush_deferred(l);
+        if (RINGO_UNLIKELY(!rlist_empty(&l->deferred)))
+            flush_deferred(l);
     }
 }
 
