@@ -448,7 +448,9 @@ struct ringo_tls;
 typedef struct ringo_server_opts {
     int backlog;             /* listen(2) backlog, 0 = SOMAXCONN */
     unsigned flags;          /* RINGO_SERVER_* */
-    struct ringo_tls *tls;   /* reserved for TLS: must be NULL for now (-EINVAL) */
+    struct ringo_tls *tls;   /* a server context: every connection is TLS, its handler
+                                called once the handshake succeeded (a failed one
+                                closes the connection, the server serves on) */
 } ringo_server_opts;
 /* SO_REUSEPORT: each loop may start its own server on the same port (the
  * first one with port "0" picks it; pass ringo_server_port's to the others);
@@ -462,7 +464,7 @@ typedef struct ringo_server_opts {
 /* opts NULL: as ringo_start_server. ringo_server_close cancels and awaits
  * the handlers on every loop they run on; it and serve_forever return
  * -EXDEV from another loop than the server's. -EINVAL for unknown flags,
- * both flags at once, a negative backlog or a non-NULL tls. With
+ * both flags at once, a negative backlog or a tls that is not a server's. With
  * REUSEPORT, connections still queued on a listener that closes are dropped
  * (unless net.ipv4.tcp_migrate_req=1). */
 RINGO_API int ringo_start_server_opts(ringo_server **out, const char *host, const char *port,
@@ -508,6 +510,72 @@ RINGO_API int ringo_stream_write_eof(ringo_stream *s);
  * deadline); at loop close streams still flushing get 10 s. */
 RINGO_API int ringo_stream_close(ringo_stream *s);
 RINGO_API int ringo_stream_fd(const ringo_stream *s);
+
+/* ---- TLS contexts [ssl.SSLContext, create_default_context] -------------- */
+
+/* An OpenSSL context: certificates, verification, ALPN. Made once, then
+ * shared by any number of streams and servers, on any loop. In a build
+ * without OpenSSL 3 (meson -Dtls=disabled, or auto not finding it) the calls
+ * exist and return -ENOTSUP. Making one reads files, blocking: make contexts
+ * before serving. Every context speaks TLS 1.2 or later. */
+typedef struct ringo_tls ringo_tls;
+typedef struct ringo_tls_opts {
+    const char *cert_file, *key_file; /* PEM chain (leaf first) and its key; a server
+                                         needs them; a client may give them (mutual
+                                         TLS); one without the other is -EINVAL */
+    const char *ca_file;              /* PEM bundle to verify the peer with; NULL: the
+                                         system's store (client), no client check
+                                         (server; with one, a client certificate sent
+                                         is verified against it) */
+    bool verify_peer;                 /* client: verify the server (set it: false is
+                                         for tests); server: require a client
+                                         certificate (needs ca_file) */
+    const char *alpn;                 /* "h2,http/1.1" style (names of 1-255 bytes,
+                                         in order of preference), or NULL; a server
+                                         picks the first of its names the client
+                                         offers, none in common is no ALPN */
+} ringo_tls_opts;
+/* opts and the strings in it are borrowed (read during the call). A client's
+ * opts may be NULL: verify the server against the system's store, no ALPN.
+ * *out is the caller's, released with ringo_tls_free. -ENOENT a file that
+ * cannot be read (absent, refused, a directory); -EKEYREJECTED a key or
+ * certificate OpenSSL rejects (not PEM, encrypted, a key that does not match
+ * the certificate, a CA bundle with no certificate); -EINVAL NULL out, a
+ * server's NULL opts, the pairings above, a malformed alpn ("", an empty
+ * name, a name over 255 bytes); -ENOMEM. */
+RINGO_API int  ringo_tls_new_client(ringo_tls **out, const ringo_tls_opts *opts);
+RINGO_API int  ringo_tls_new_server(ringo_tls **out, const ringo_tls_opts *opts);
+/* Release the caller's reference; NULL is ignored. Streams and servers
+ * still using t keep it alive until they are closed, then it is freed. */
+RINGO_API void ringo_tls_free(ringo_tls *t);
+
+/* ---- TLS streams [ssl= on open_connection / start_server, start_tls] ---- */
+
+/* A TLS stream is a ringo_stream: read, readexactly, readuntil, readline,
+ * write, drain and close work as on a plain one (write_eof is -ENOTSUP: TLS
+ * ends with close_notify). Handshakes time out after 60 s, sooner if the
+ * task's deadline says so: -ETIMEDOUT. A certificate that fails
+ * verification (or the name check) is -EKEYREJECTED, any other TLS failure
+ * -EPROTO; ringo_stream_tls_error says why in words. close sends
+ * close_notify and waits for the peer's for at most 30 s. The peer's
+ * close_notify is EOF; a TCP close without it is EOF too, with
+ * ringo_stream_tls_error saying the stream was truncated. -ENOTSUP in a
+ * build without TLS. */
+
+/* TCP connect, then the client handshake with tls (a client context).
+ * server_hostname NULL: host, for SNI and the certificate's name check (an
+ * IP literal is checked against the certificate's IP names); "": no name
+ * check. On failure nothing is left open. -EINVAL a NULL argument or a
+ * server context. */
+RINGO_API int ringo_open_tls_connection(ringo_stream **out, const char *host, const char *port,
+                                        ringo_tls *tls, const char *server_hostname);
+/* STARTTLS: upgrade a connected plaintext stream in place, as a client (a
+ * client context, server_hostname as above) or a server (a server context,
+ * NULL). -EINVAL with plaintext bytes still buffered either way, or on a
+ * stream that is TLS already or closing. */
+RINGO_API int ringo_stream_start_tls(ringo_stream *s, ringo_tls *tls, const char *server_hostname);
+RINGO_API const char *ringo_stream_alpn(const ringo_stream *s);      /* NULL: none agreed */
+RINGO_API const char *ringo_stream_tls_error(const ringo_stream *s); /* last failure, or NULL */
 
 /* ---- Subprocesses [create_subprocess_exec/_shell, Process] -------------- */
 

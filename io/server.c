@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #include "io/server_int.h"
+#include "io/tls.h"
+#include "io/tls_stream.h"
 #include "io/stream.h"
 
 #define EMFILE_PAUSE RINGO_MS(100)     /* out of fds: retry after this, never spin */
@@ -45,18 +47,25 @@ void ringo__conn_end(ringo__conn *c)
     free(c);
 }
 
+void ringo__conn_serve(ringo__conn *c)
+{
+    ringo_stream *st;
+    if (ringo__stream_new(&st, c->fd) < 0)
+        return;
+    /* A failed handshake closes the connection without the handler, and
+     * the server keeps serving (asyncio's rule). */
+    if (!c->tls || ringo__tls_start(st, c->tls, NULL, true) == 0)
+        (void)c->fn(st, c->arg);   /* its status has nobody to go to (asyncio logs it) */
+    (void)ringo_stream_close(st);
+}
+
 static int conn_main(void *arg)
 {
     ringo__conn *c = arg;
     if (ringo__loop->current->cancelled) {   /* before it started: just close fd */
         close(c->fd);
     } else {
-        ringo_stream *st;
-        if (ringo__stream_new(&st, c->fd) == 0) {
-            /* The handler's status has nobody to go to (asyncio logs it). */
-            (void)c->fn(st, c->arg);
-            (void)ringo_stream_close(st);
-        }
+        ringo__conn_serve(c);
     }
     /* Without its server (closed from this handler) the counter is gone. */
     if (c->srv && c->live)
@@ -77,7 +86,7 @@ ringo__conn *ringo__conn_new(ringo_server *s, int fd)
         close(fd);   /* closing, or no memory: drop this client */
         return NULL;
     }
-    *c = (ringo__conn){ .srv = s, .fd = fd, .fn = s->fn, .arg = s->arg };
+    *c = (ringo__conn){ .srv = s, .fd = fd, .fn = s->fn, .arg = s->arg, .tls = s->tls };
     atomic_init(&c->claimed, false);
     return c;
 }
@@ -289,8 +298,8 @@ int ringo_start_server_opts(ringo_server **out, const char *host, const char *po
     ringo_server_opts o = { .backlog = 0 };
     if (opts)
         o = *opts;
-    if (!out || !fn || !port || o.backlog < 0 || o.tls || (o.flags & ~SERVER_FLAGS) ||
-        (o.flags & SERVER_FLAGS) == SERVER_FLAGS)
+    if (!out || !fn || !port || o.backlog < 0 || (o.flags & ~SERVER_FLAGS) ||
+        (o.flags & SERVER_FLAGS) == SERVER_FLAGS || (o.tls && !ringo__tls_is_server(o.tls)))
         return -EINVAL;
     int backlog = o.backlog ? o.backlog : SOMAXCONN;   /* the kernel caps it at somaxconn */
     bool reuseport = o.flags & RINGO_SERVER_REUSEPORT;
@@ -325,7 +334,10 @@ int ringo_start_server_opts(ringo_server **out, const char *host, const char *po
     }
     /* Under ringo_run (one loop) a SPREAD server is a plain one. */
     bool spread = (o.flags & RINGO_SERVER_SPREAD) && ringo_loop_count() > 1;
-    return server_new(out, l, fd, p, spread, fn, arg);
+    ret = server_new(out, l, fd, p, spread, fn, arg);
+    if (ret == 0)
+        (*out)->tls = ringo__tls_ref(o.tls);   /* the connections' context, till close */
+    return ret;
 }
 
 int ringo_start_server(ringo_server **out, const char *host, const char *port, ringo_conn_fn fn,
@@ -471,6 +483,7 @@ int ringo_server_close(ringo_server *s)
         ringo__wake(f->task);
     }
     ringo__spread_free(s);
+    ringo__tls_unref(s->tls);
     free(s);
     return 0;
 }

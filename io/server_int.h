@@ -18,6 +18,7 @@ typedef struct ringo__conn {
     int fd;
     ringo_conn_fn fn;           /* copied: a handler on another loop never reads srv */
     void *arg;
+    ringo_tls *tls;             /* the server's (it holds a reference till closed) */
     _Atomic unsigned *live;     /* SPREAD: the live count of the loop it runs on */
     ringo__done_waiter dw;      /* on another loop: its proxy finished */
     _Atomic bool claimed;       /* on another loop: the handler started, fd is its own */
@@ -32,6 +33,7 @@ typedef struct ringo__spread_slot {
 
 struct ringo_server {
     ringo__req rq;          /* the multishot accept (first: see accept_complete) */
+    ringo_tls *tls;         /* every connection is TLS (a reference held), or NULL */
     ringo__wait wait;       /* the acceptor's wait for the multishot to end */
     ringo_loop *loop;
     int fd;
@@ -68,6 +70,9 @@ ringo__conn *ringo__conn_new(struct ringo_server *s, int fd);
 /* Run c's handler as a task of the server's loop (on failure c is freed
  * and its fd closed). */
 void ringo__conn_start_here(struct ringo_server *s, ringo__conn *c);
+/* In the connection's task: its stream (TLS handshake first, for a TLS
+ * server), the handler, the close. */
+void ringo__conn_serve(ringo__conn *c);
 void ringo__conn_end(ringo__conn *c);   /* unlink from the server, wake close, free */
 
 /* server_spread.c */

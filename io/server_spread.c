@@ -77,11 +77,7 @@ static int remote_main(void *arg)
 {
     ringo__conn *c = arg;
     atomic_store_explicit(&c->claimed, true, memory_order_relaxed);
-    ringo_stream *st;
-    if (ringo__stream_new(&st, c->fd) == 0) {
-        (void)c->fn(st, c->arg);
-        (void)ringo_stream_close(st);
-    }
+    ringo__conn_serve(c);
     /* The last touch of the server: it is freed only after our result
      * reached its loop. */
     atomic_fetch_sub_explicit(c->live, 1, memory_order_relaxed);

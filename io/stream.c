@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "io/stream.h"
+#include "io/tls_stream.h"
 
 /* How long loop close waits for streams still flushing (a peer that reads). */
 #define LINGER_NS RINGO_SEC(10)
@@ -157,6 +158,7 @@ bool ringo__stream_busy(const ringo_stream *s)
 
 static void stream_finish(ringo_stream *s)
 {
+    ringo__tls_free(s);
     ringo__stream_read_release(s);
     ringo__stream_write_release(s);
     if (!s->fd_closed) {
@@ -219,6 +221,10 @@ int ringo_stream_close(ringo_stream *s)
     /* Freeing s under a task that waits on it would be a use after free. */
     if (s->reader || !rlist_empty(&s->drainers))
         return -EBUSY;
+    if (s->tls) {   /* close_notify, then the peer's (bounded) */
+        ringo_loop *tl;
+        (void)ringo__tls_close(s, ringo__enter(&tl) == 0 ? tl : NULL);
+    }
     ringo__stream_mark_closing(s);   /* close sends the FIN */
     ringo__stream_send_sync(s);
     ringo__stream_recv_sync(s);   /* cancels the recv */

@@ -92,6 +92,8 @@ struct ringo_stream {
     rlist drainers;
     ringo__req send_rq;
 
+    struct ringo__tls_conn *tls;   /* TLS over this stream (tls_stream.c), or NULL */
+
     ringo_task *closer;    /* a task waiting in ringo_stream_close */
     ringo__wait cwait;
     rlist link;            /* sl->streams */
@@ -124,7 +126,17 @@ void ringo__stream_read_release(ringo_stream *s);    /* give buffers back (no re
                                                          into rbuf) */
 void ringo__stream_recv_cancel(ringo_stream *s);
 
+/* Suspend the current task (the stream's one reader) until `want` bytes are
+ * buffered, EOF or an error: 0, -ECANCELED, -ETIMEDOUT, -EIO. */
+int  ringo__stream_wait_data(ringo_stream *s, ringo_loop *l, size_t want);
+/* Room for at least `need` more bytes at the end of the read buffer: where
+ * (*p) and how much (*room); the caller adds what it wrote to s->rlen. */
+int  ringo__stream_rbuf_tail(ringo_stream *s, size_t need, char **p, size_t *room);
+void ringo__stream_drop_read(ringo_stream *s);      /* forget what is buffered */
+
 /* stream_write.c */
+/* Queue n bytes to send as they are (after any TLS). 0 or -ENOMEM. */
+int  ringo__stream_queue(ringo_stream *s, const void *buf, size_t n);
 void ringo__stream_write_init(ringo_stream *s);
 void ringo__stream_send_sync(ringo_stream *s);
 bool ringo__stream_send_work(const ringo_stream *s);

@@ -17,6 +17,7 @@
 
 #include "io/find.h"
 #include "io/stream.h"
+#include "io/tls_stream.h"
 
 #define RBUF_MIN  ((size_t)4096)
 #define RBUF_KEEP ((size_t)16 * 1024)      /* an empty rbuf above this is freed */
@@ -98,6 +99,11 @@ static int unpin(ringo_stream *s)
 static void take_pbuf(ringo_stream *s, unsigned bid, size_t n)
 {
     const char *data = ringo__recv_ring_buf(&s->sl->rr, bid);
+    if (s->tls) {   /* ciphertext: OpenSSL copies it, the buffer goes back */
+        ringo__tls_feed(s, data, n);
+        ringo__recv_ring_put(&s->sl->rr, bid);
+        return;
+    }
     if (s->pbid < 0 && s->rlen == 0) {
         s->pbid = (int)bid;   /* zero-copy: read from it in place */
         s->pdata = data;
@@ -172,6 +178,10 @@ static void arm_single(ringo_stream *s, ringo_loop *l)
     if (space > RINGO_STREAM_MAX_IO)
         space = RINGO_STREAM_MAX_IO;
     char *p = s->rbuf + s->rpos + s->rlen;
+    if (s->tls) {   /* ciphertext goes to OpenSSL first, not to the readers */
+        p = ringo__tls_cin(s);
+        space = RINGO__TLS_CIN;
+    }
     s->recv_rq.io = (ringo__io){ .kind = s->is_sock ? RINGO_IO_RECV : RINGO_IO_READ, .fd = s->fd,
                                  .p = p, .len = (unsigned)space, .off = -1 };
     ringo__io_start(l, &s->recv_rq);
@@ -209,6 +219,8 @@ static void recv_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
             take_pbuf(s, bid, (size_t)res);
         else
             ringo__recv_ring_put(&s->sl->rr, bid);
+    } else if (!multi && res > 0 && s->tls) {
+        ringo__tls_feed(s, ringo__tls_cin(s), (size_t)res);
     } else if (!multi && res > 0) {
         s->rlen += (size_t)res;
         if ((size_t)res == s->rsingle && s->rhint < RECV_MAX)
@@ -216,6 +228,8 @@ static void recv_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
     }
     if (res == 0) {
         s->eof = true;
+        if (s->tls)
+            ringo__tls_eof(s);
     } else if (res < 0) {
         if (res == -ENOBUFS)
             s->nobufs = true;
@@ -260,6 +274,21 @@ static int wait_data(ringo_stream *s, ringo_loop *l, size_t want, size_t hint)
     return ret;
 }
 
+int ringo__stream_wait_data(ringo_stream *s, ringo_loop *l, size_t want)
+{
+    return wait_data(s, l, want, RBUF_MIN);
+}
+
+int ringo__stream_rbuf_tail(ringo_stream *s, size_t need, char **p, size_t *room)
+{
+    int ret = rbuf_room(s, need);
+    if (ret < 0)
+        return ret;
+    *p = s->rbuf + s->rpos + s->rlen;
+    *room = s->rcap - s->rpos - s->rlen;
+    return 0;
+}
+
 static inline const char *rview(const ringo_stream *s)
 {
     if (s->pbid >= 0)
@@ -288,6 +317,13 @@ static void consume(ringo_stream *s, size_t k)
     }
     if (RINGO_UNLIKELY(s->rstate == RECV_IDLE) && want_recv(s))
         ringo__stream_recv_sync(s);   /* back under the limit: read ahead again */
+}
+
+void ringo__stream_drop_read(ringo_stream *s)
+{
+    size_t b = ringo__stream_rbuffered(s);
+    if (b)
+        consume(s, b);
 }
 
 static int enter_reader(ringo_stream *s, ringo_loop **lp)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "io/stream.h"
+#include "io/tls_stream.h"
 
 #define WBUF_MIN  ((size_t)1024)
 #define WBUF_KEEP ((size_t)16 * 1024)   /* an empty wbuf above this is freed */
@@ -198,16 +199,8 @@ static int wbuf_room(ringo_stream *s, size_t n)
     return 0;
 }
 
-ssize_t ringo_stream_write(ringo_stream *s, const void *buf, size_t n)
+int ringo__stream_queue(ringo_stream *s, const void *buf, size_t n)
 {
-    if (!s || (!buf && n) || n > SSIZE_MAX)
-        return -EINVAL;
-    if (s->werr)
-        return s->werr == -ECANCELED ? -EPIPE : s->werr;
-    if (s->wshut || s->fd_closed)
-        return -EBADF;
-    if (n == 0)
-        return 0;
     int ret = wbuf_room(s, n);
     if (ret < 0)
         return ret;
@@ -219,7 +212,23 @@ ssize_t ringo_stream_write(ringo_stream *s, const void *buf, size_t n)
         patch_send(s);
     if (ringo__stream_wbuffered(s) > RINGO_STREAM_HIGH)
         s->wpaused = true;
-    return (ssize_t)n;
+    return 0;
+}
+
+ssize_t ringo_stream_write(ringo_stream *s, const void *buf, size_t n)
+{
+    if (!s || (!buf && n) || n > SSIZE_MAX)
+        return -EINVAL;
+    if (s->werr)
+        return s->werr == -ECANCELED ? -EPIPE : s->werr;
+    if (s->wshut || s->fd_closed)
+        return -EBADF;
+    if (n == 0)
+        return 0;
+    if (s->tls)
+        return ringo__tls_write(s, buf, n);
+    int ret = ringo__stream_queue(s, buf, n);
+    return ret < 0 ? ret : (ssize_t)n;
 }
 
 static void drain_cancel(ringo__wait *w)
@@ -252,6 +261,8 @@ int ringo_stream_write_eof(ringo_stream *s)
         return -EINVAL;
     if (s->werr)
         return s->werr;
+    if (s->tls)
+        return -ENOTSUP;   /* as asyncio: TLS has close_notify, not half-close */
     if (s->wshut)
         return 0;
     s->wshut = s->eof_pending = true;

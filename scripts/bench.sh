@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 PACKAGES=(
-    build-essential meson ninja-build pkg-config liburing-dev
+    build-essential meson ninja-build pkg-config liburing-dev libssl-dev openssl
     libbenchmark-dev g++ libboost-context-dev
     python3 wrk libuv1-dev nginx
 )

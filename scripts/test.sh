@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-need_packages build-essential meson ninja-build pkg-config clang liburing-dev \
+need_packages build-essential meson ninja-build pkg-config clang liburing-dev libssl-dev openssl \
     libcriterion-dev libbenchmark-dev g++ gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
     qemu-user valgrind curl wrk
 

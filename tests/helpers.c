@@ -2,10 +2,30 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+void tls_certs_make(char *dir)
+{
+    const char *script = getenv("RINGO_TLS_CERTS");
+    cr_assert_not_null(script, "RINGO_TLS_CERTS names tests/tls_certs.sh (meson test sets it)");
+    strcpy(dir, "/tmp/ringo-tls-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "sh '%s' '%s'", script, dir);
+    cr_assert_eq(system(cmd), 0, "tls_certs.sh failed");
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void tls_certs_remove(const char *dir)
+{
+    char cmd[100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
 
 static int ask_backend(void *arg)
 {

@@ -18,6 +18,12 @@ char *stderr_capture_end(void);
 
 int open_fd_count(void);
 
+/* TLS tests: make tls_certs.sh's keys and certificates in a fresh directory
+ * (dir, 64 bytes, gets its name), and remove them. SIGPIPE is ignored: a side
+ * that gave up closed its socket. */
+void tls_certs_make(char *dir);
+void tls_certs_remove(const char *dir);
+
 /* The backend ringo_run picks here (RINGO_BACKEND, a seccomp filter): tests
  * of what only io_uring does skip on epoll. */
 bool backend_is_epoll(void);

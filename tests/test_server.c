@@ -488,12 +488,10 @@ static int opts_main(void *arg)
 {
     (void)arg;
     ringo_server *srv = (ringo_server *)0x1;
-    struct ringo_tls *fake_tls = (struct ringo_tls *)0x1;
     const ringo_server_opts bad[] = {
         { .flags = RINGO_SERVER_REUSEPORT | RINGO_SERVER_SPREAD },
         { .flags = 0x4 },
         { .flags = RINGO_SERVER_SPREAD | 0x80000000u },
-        { .tls = fake_tls },
         { .backlog = -1 },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
