@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <ringo.h>
 #include <signal.h>
@@ -476,4 +477,168 @@ Test(tls_stream, python_asyncio_ssl_clients_echo_a_mebibyte_each, .timeout = 300
     snprintf(fmt, sizeof fmt, "python3 '%s' '%%s' %%s", py);
     struct ext e = { fmt, "100 clients ok", NULL };
     run_both(external_main, &e);
+}
+
+/* ---- abuse -------------------------------------------------------------------- */
+
+
+static int hang_up(ringo_stream *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+    return 0;   /* handshake done: close */
+}
+
+/* Handshake after handshake: memory in use stays flat (what one leaked
+ * byte per connection would not). */
+static int many_main(void *arg)
+{
+    int rounds = *(int *)arg;
+    struct srv sv = { 0 };
+    serve(&sv, "server.pem", hang_up);
+    ringo_tls *c = client_ctx();
+    size_t before = 0;
+    for (int i = 0; i < rounds; i++) {
+        if (i == rounds / 4)
+            before = mallinfo2().uordblks;   /* after OpenSSL's one-time caches */
+        ringo_stream *s;
+        cr_assert_eq(ringo_open_tls_connection(&s, "localhost", sv.port, c, NULL), 0, "#%d", i);
+        char b;
+        cr_assert_eq(ringo_stream_read(s, &b, 1), 0);
+        cr_assert_eq(ringo_stream_close(s), 0);
+    }
+    size_t after = mallinfo2().uordblks;
+    /* A sanitizer's allocator is not malloc's: it reports nothing here. */
+    if (before)
+        cr_assert_lt(after, before + (1u << 20), "in use grew from %zu to %zu bytes over %d "
+                     "handshakes", before, after, rounds * 3 / 4);
+    unserve(&sv);
+    ringo_tls_free(c);
+    return 0;
+}
+
+Test(tls_stream, thousands_of_handshakes_in_a_row_keep_memory_flat, .timeout = 300)
+{
+    int rounds = 2000;
+    run_both(many_main, &rounds);
+}
+
+struct cancel_arg { const char *port; ringo_tls *c; int ret; };
+
+static int connector(void *arg)
+{
+    struct cancel_arg *a = arg;
+    ringo_stream *s;
+    a->ret = ringo_open_tls_connection(&s, "localhost", a->port, a->c, NULL);
+    if (a->ret == 0)
+        (void)ringo_stream_close(s);
+    return 0;
+}
+
+static int sink(ringo_stream *s, void *arg)
+{
+    (void)arg;
+    char b;
+    (void)ringo_stream_read(s, &b, 1);   /* reads nothing more: the writer fills up */
+    return 0;
+}
+
+static int writer(void *arg)
+{
+    ringo_stream *s = arg;
+    static char chunk[65536];
+    for (;;) {
+        if (ringo_stream_write(s, chunk, sizeof chunk) < 0 || ringo_stream_drain(s) < 0)
+            return -ECANCELED;
+    }
+}
+
+static int cancel_main(void *arg)
+{
+    (void)arg;
+    ringo_tls *c = client_ctx();
+    /* Mid-handshake: a listener that never answers. */
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(lfd, 4), 0);
+    cr_assert_eq(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+    struct cancel_arg ca = { port, c, 1 };
+    ringo_task *t;
+    cr_assert_eq(ringo_spawn(&t, connector, &ca), 0);
+    cr_assert_eq(ringo_sleep(RINGO_MS(50)), 0);
+    cr_assert_eq(ringo_cancel(t), 0);
+    int st = ringo_await(t);
+    cr_assert(st == 0 || st == -ECANCELED, "await: %d", st);
+    cr_assert_eq(ca.ret, -ECANCELED);
+    close(lfd);
+    /* Mid-write: a peer that stops reading, a writer cancelled in drain. */
+    struct srv sv = { 0 };
+    serve(&sv, "server.pem", sink);
+    ringo_stream *s;
+    cr_assert_eq(ringo_open_tls_connection(&s, "localhost", sv.port, c, NULL), 0);
+    cr_assert_eq(ringo_spawn(&t, writer, s), 0);
+    cr_assert_eq(ringo_sleep(RINGO_MS(100)), 0);
+    cr_assert_eq(ringo_cancel(t), 0);
+    cr_assert_eq(ringo_await(t), -ECANCELED);
+    cr_assert_eq(ringo_stream_close(s), 0);
+    unserve(&sv);
+    ringo_tls_free(c);
+    return 0;
+}
+
+Test(tls_stream, cancelled_handshakes_and_writes_leave_nothing_behind, .timeout = 120)
+{
+    run_both(cancel_main, NULL);
+}
+
+/* ---- servers nobody here wrote -------------------------------------------------- */
+
+/* openssl s_server -www on a free port: GET / answers a status page. */
+static int s_server_main(void *arg)
+{
+    (void)arg;
+    int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(probe, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(probe, (struct sockaddr *)&a, &len), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+    close(probe);   /* s_server takes it (a race only with a port-hungry neighbour) */
+    const char *argv[] = { "openssl", "s_server", "-www", "-accept", port, "-cert",
+                           f("server.pem"), "-key", f("server.key"), NULL };
+    const ringo_process_opts po = { .in = RINGO_DEVNULL, .out = RINGO_PIPE, .err = RINGO_STDOUT };
+    ringo_process *p;
+    cr_assert_eq(ringo_process_spawn(&p, argv, &po), 0);
+    char line[256];
+    while (ringo_stream_readline(ringo_process_stdout(p), line, sizeof line) > 0 &&
+           strncmp(line, "ACCEPT", 6) != 0)
+        ;   /* ready once it says so */
+    ringo_tls *c = client_ctx();
+    ringo_stream *s;
+    cr_assert_eq(ringo_open_tls_connection(&s, "127.0.0.1", port, c, "localhost"), 0);
+    static const char req[] = "GET / HTTP/1.0\r\n\r\n";
+    cr_assert_eq(ringo_stream_write(s, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+    ssize_t n = ringo_stream_readline(s, line, sizeof line);
+    cr_assert_gt(n, 0);
+    cr_assert(strncmp(line, "HTTP/1.0 200", 12) == 0, "got: %.*s", (int)n, line);
+    char buf[4096];
+    while ((n = ringo_stream_read(s, buf, sizeof buf)) > 0)
+        ;   /* the page, then its end */
+    cr_assert_eq(n, 0);
+    cr_assert_eq(ringo_stream_close(s), 0);
+    ringo_tls_free(c);
+    ringo_process_free(p);   /* kills and reaps it */
+    return 0;
+}
+
+Test(tls_stream, a_ringo_client_talks_to_openssl_s_server, .timeout = 60)
+{
+    if (!have("openssl"))
+        cr_skip_test("no openssl command");
+    run_both(s_server_main, NULL);
 }
