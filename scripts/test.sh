@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 need_packages build-essential meson ninja-build pkg-config clang liburing-dev libssl-dev openssl \
     libcriterion-dev libbenchmark-dev g++ gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-    qemu-user valgrind curl wrk
+    qemu-user valgrind curl wrk nginx
 
 B=${RINGO_BUILD_DIR:-build}
 mkdir -p "$B"

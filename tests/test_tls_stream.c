@@ -642,3 +642,76 @@ Test(tls_stream, a_ringo_client_talks_to_openssl_s_server, .timeout = 60)
         cr_skip_test("no openssl command");
     run_both(s_server_main, NULL);
 }
+
+/* nginx with ssl on a free port, the ringo client fetching from it. */
+#define NGINX_CONF \
+    "daemon off; master_process off; worker_processes 1;\n" \
+    "pid %s/nginx.pid; error_log %s/nginx.err warn;\n" \
+    "events { worker_connections 64; }\n" \
+    "http { access_log off; client_body_temp_path %s; proxy_temp_path %s;\n" \
+    "  fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;\n" \
+    "  server { listen 127.0.0.1:%s ssl; ssl_certificate %s; ssl_certificate_key %s;\n" \
+    "    location / { return 200 \"hi from nginx\"; } } }\n"
+
+static const char *nginx_path(void)
+{
+    static const char *const where[] = { "/usr/sbin/nginx", "/usr/bin/nginx" };
+    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++)
+        if (access(where[i], X_OK) == 0)
+            return where[i];
+    return NULL;
+}
+
+static int nginx_main(void *arg)
+{
+    (void)arg;
+    int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(probe, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(probe, (struct sockaddr *)&a, &len), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+    close(probe);
+    char conf[PATH_MAX];
+    snprintf(conf, sizeof conf, "%s/nginx.conf", dir);
+    FILE *fp = fopen(conf, "w");
+    cr_assert_not_null(fp);
+    fprintf(fp, NGINX_CONF, dir, dir, dir, dir, dir, dir, dir, port, f("server.pem"),
+            f("server.key"));
+    fclose(fp);
+    const char *argv[] = { nginx_path(), "-p", dir, "-c", conf, NULL };
+    const ringo_process_opts po = { .in = RINGO_DEVNULL, .out = RINGO_DEVNULL, .err = RINGO_DEVNULL };
+    ringo_process *p;
+    cr_assert_eq(ringo_process_spawn(&p, argv, &po), 0);
+    ringo_tls *c = client_ctx();
+    ringo_stream *s = NULL;
+    int ret = -ECONNREFUSED;
+    for (int i = 0; i < 200 && ret == -ECONNREFUSED; i++) {   /* until it listens */
+        ret = ringo_open_tls_connection(&s, "127.0.0.1", port, c, "localhost");
+        if (ret == -ECONNREFUSED)
+            cr_assert_eq(ringo_sleep(RINGO_MS(20)), 0);
+    }
+    cr_assert_eq(ret, 0, "connecting to nginx: %d", ret);
+    static const char req[] = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    cr_assert_eq(ringo_stream_write(s, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+    char buf[4096];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = ringo_stream_read(s, buf + got, sizeof buf - 1 - got)) > 0)
+        got += (size_t)n;
+    cr_assert_eq(n, 0, "read: %zd (%s)", n, ringo_stream_tls_error(s));
+    buf[got] = 0;
+    cr_assert(strncmp(buf, "HTTP/1.1 200", 12) == 0 && strstr(buf, "hi from nginx"), "got: %s", buf);
+    cr_assert_eq(ringo_stream_close(s), 0);
+    ringo_tls_free(c);
+    ringo_process_free(p);
+    return 0;
+}
+
+Test(tls_stream, a_ringo_client_talks_to_nginx_over_tls, .timeout = 60)
+{
+    if (!nginx_path())
+        cr_skip_test("no nginx");
+    run_both(nginx_main, NULL);
+}
