@@ -8,23 +8,36 @@
 #include <string.h>
 #include <unistd.h>
 
-void tls_certs_make(char *dir)
+static char tls_dir[64];
+
+void tls_certs_make(void)
 {
     const char *script = getenv("RINGO_TLS_CERTS");
     cr_assert_not_null(script, "RINGO_TLS_CERTS names tests/tls_certs.sh (meson test sets it)");
-    strcpy(dir, "/tmp/ringo-tls-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    strcpy(tls_dir, "/tmp/ringo-tls-XXXXXX");
+    cr_assert_not_null(mkdtemp(tls_dir));
     char cmd[4200];
-    snprintf(cmd, sizeof cmd, "sh '%s' '%s'", script, dir);
+    snprintf(cmd, sizeof cmd, "sh '%s' '%s'", script, tls_dir);
     cr_assert_eq(system(cmd), 0, "tls_certs.sh failed");
     signal(SIGPIPE, SIG_IGN);
 }
 
-void tls_certs_remove(const char *dir)
+void tls_certs_remove(void)
 {
     char cmd[100];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tls_dir);
     cr_expect_eq(system(cmd), 0);
+}
+
+const char *tls_certs_dir(void) { return tls_dir; }
+
+const char *tls_file(const char *name)
+{
+    static char paths[8][4200];
+    static unsigned next;
+    char *p = paths[next++ % 8];
+    snprintf(p, sizeof paths[0], "%s/%s", tls_dir, name);
+    return p;
 }
 
 static int ask_backend(void *arg)

@@ -18,11 +18,14 @@ char *stderr_capture_end(void);
 
 int open_fd_count(void);
 
-/* TLS tests: make tls_certs.sh's keys and certificates in a fresh directory
- * (dir, 64 bytes, gets its name), and remove them. SIGPIPE is ignored: a side
- * that gave up closed its socket. */
-void tls_certs_make(char *dir);
-void tls_certs_remove(const char *dir);
+/* TLS tests (a suite's init and fini): make tls_certs.sh's keys and
+ * certificates in a fresh directory, and remove it. SIGPIPE is ignored: a
+ * side that gave up closed its socket. tls_file: a path in that directory;
+ * eight live at once. */
+void tls_certs_make(void);
+void tls_certs_remove(void);
+const char *tls_certs_dir(void);
+const char *tls_file(const char *name);
 
 /* The backend ringo_run picks here (RINGO_BACKEND, a seccomp filter): tests
  * of what only io_uring does skip on epoll. */

@@ -22,22 +22,7 @@
 #include "helpers.h"
 #include "io/tls.h"
 
-static char dir[64];
-
-static void make_certs(void) { tls_certs_make(dir); }
-static void remove_certs(void) { tls_certs_remove(dir); }
-
-TestSuite(tls, .init = make_certs, .fini = remove_certs);
-
-/* A path in the test's directory; eight live at once. */
-static const char *f(const char *name)
-{
-    static char paths[8][PATH_MAX];
-    static unsigned next;
-    char *p = paths[next++ % 8];
-    snprintf(p, PATH_MAX, "%s/%s", dir, name);
-    return p;
-}
+TestSuite(tls, .init = tls_certs_make, .fini = tls_certs_remove);
 
 static ringo_tls *client(const ringo_tls_opts *o)
 {
@@ -57,12 +42,12 @@ static ringo_tls *server(const ringo_tls_opts *o)
 
 static ringo_tls_opts server_opts(void)
 {
-    return (ringo_tls_opts){ .cert_file = f("server.pem"), .key_file = f("server.key") };
+    return (ringo_tls_opts){ .cert_file = tls_file("server.pem"), .key_file = tls_file("server.key") };
 }
 
 static ringo_tls_opts verifying_client(void)
 {
-    return (ringo_tls_opts){ .ca_file = f("ca.pem"), .verify_peer = true };
+    return (ringo_tls_opts){ .ca_file = tls_file("ca.pem"), .verify_peer = true };
 }
 
 /* A refused context: err, *out untouched, the reason in words containing
@@ -92,9 +77,9 @@ struct refusal {
 static void refusals(const struct refusal *r, size_t n)
 {
     for (size_t i = 0; i < n; i++, r++) {
-        ringo_tls_opts o = { .cert_file = r->cert ? f(r->cert) : NULL,
-                             .key_file = r->key ? f(r->key) : NULL,
-                             .ca_file = r->ca ? f(r->ca) : NULL,
+        ringo_tls_opts o = { .cert_file = r->cert ? tls_file(r->cert) : NULL,
+                             .key_file = r->key ? tls_file(r->key) : NULL,
+                             .ca_file = r->ca ? tls_file(r->ca) : NULL,
                              .verify_peer = r->verify_peer };
         refused(r->server, &o, r->err, r->words);
     }
@@ -129,8 +114,8 @@ Test(tls, client_with_ca_file)
     ringo_tls *t = client(&o);
     cr_assert_eq(SSL_CTX_get_verify_mode(ringo__tls_ctx(t)), SSL_VERIFY_PEER);
     ringo_tls_free(t);
-    o.cert_file = f("client.pem");   /* mutual TLS */
-    o.key_file = f("client.key");
+    o.cert_file = tls_file("client.pem");   /* mutual TLS */
+    o.key_file = tls_file("client.key");
     ringo_tls_free(client(&o));
 }
 
@@ -143,7 +128,7 @@ Test(tls, server_with_cert_and_key)
     cr_assert_eq(SSL_CTX_get_min_proto_version(ringo__tls_ctx(t)), TLS1_2_VERSION);
     ringo_tls_free(t);
 
-    o.ca_file = f("ca.pem");   /* verify a client certificate if one comes */
+    o.ca_file = tls_file("ca.pem");   /* verify a client certificate if one comes */
     t = server(&o);
     cr_assert_eq(SSL_CTX_get_verify_mode(ringo__tls_ctx(t)), SSL_VERIFY_PEER);
     ringo_tls_free(t);
@@ -236,11 +221,11 @@ Test(tls, alpn_strings)
 Test(tls, errors_leave_errno_untouched)
 {
     ringo_tls_opts o = server_opts();
-    o.key_file = f("other.key");
+    o.key_file = tls_file("other.key");
     errno = 1234;
     ringo_tls *t;
     cr_assert_eq(ringo_tls_new_server(&t, &o), -EKEYREJECTED);
-    o.key_file = f("nothere.key");
+    o.key_file = tls_file("nothere.key");
     cr_assert_eq(ringo_tls_new_server(&t, &o), -ENOENT);
     cr_assert_eq(errno, 1234);
 }
@@ -249,7 +234,7 @@ Test(tls, debug_mode_prints_the_reason)
 {
     setenv("RINGO_DEBUG", "1", 1);
     ringo_tls_opts o = server_opts();
-    o.key_file = f("other.key");
+    o.key_file = tls_file("other.key");
     stderr_capture_begin();
     ringo_tls *t;
     int ret = ringo_tls_new_server(&t, &o);
@@ -274,7 +259,7 @@ static int make_contexts(void *arg)
     ringo_tls *t;
     cr_assert_eq(ringo_tls_new_server(&t, &o), 0);
     ringo_tls_free(t);
-    o.key_file = f("other.key");
+    o.key_file = tls_file("other.key");
     cr_assert_eq(ringo_tls_new_server(&t, &o), -EKEYREJECTED);
     o = verifying_client();
     cr_assert_eq(ringo_tls_new_client(&t, &o), 0);
@@ -516,7 +501,7 @@ Test(tls, wrong_hostname_fails_verification)
 Test(tls, expired_certificate_fails_verification)
 {
     ringo_tls_opts so = server_opts(), co = verifying_client();
-    so.cert_file = f("expired.pem");
+    so.cert_file = tls_file("expired.pem");
     struct side s, c;
     handshake(&so, &co, "localhost", &s, &c);
     expect_rejected(&c, "expired");
@@ -524,7 +509,7 @@ Test(tls, expired_certificate_fails_verification)
 
 Test(tls, self_signed_certificate_fails_unless_verification_is_off)
 {
-    ringo_tls_opts so = { .cert_file = f("selfsigned.pem"), .key_file = f("selfsigned.key") };
+    ringo_tls_opts so = { .cert_file = tls_file("selfsigned.pem"), .key_file = tls_file("selfsigned.key") };
     ringo_tls_opts co = verifying_client();
     struct side s, c;
     handshake(&so, &co, "localhost", &s, &c);
@@ -546,10 +531,10 @@ Test(tls, system_store_does_not_know_the_test_ca)
 Test(tls, mutual_tls)
 {
     ringo_tls_opts so = server_opts(), co = verifying_client();
-    so.ca_file = f("ca.pem");
+    so.ca_file = tls_file("ca.pem");
     so.verify_peer = true;
-    co.cert_file = f("client.pem");
-    co.key_file = f("client.key");
+    co.cert_file = tls_file("client.pem");
+    co.key_file = tls_file("client.key");
     struct side s, c;
     handshake(&so, &co, "localhost", &s, &c);
     expect_ok(&s);
@@ -560,7 +545,7 @@ Test(tls, mutual_tls)
 Test(tls, server_requires_a_client_certificate)
 {
     ringo_tls_opts so = server_opts(), co = verifying_client();
-    so.ca_file = f("ca.pem");
+    so.ca_file = tls_file("ca.pem");
     so.verify_peer = true;
     struct side s, c;
     handshake(&so, &co, "localhost", &s, &c);
@@ -576,9 +561,9 @@ Test(tls, server_requires_a_client_certificate)
 Test(tls, server_rejects_a_client_certificate_it_cannot_verify)
 {
     ringo_tls_opts so = server_opts(), co = verifying_client();
-    so.ca_file = f("ca.pem");
-    co.cert_file = f("selfsigned.pem");
-    co.key_file = f("selfsigned.key");
+    so.ca_file = tls_file("ca.pem");
+    co.cert_file = tls_file("selfsigned.pem");
+    co.key_file = tls_file("selfsigned.key");
     struct side s, c;
     handshake(&so, &co, "localhost", &s, &c);
     expect_rejected(&s, "self-signed");

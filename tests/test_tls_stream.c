@@ -16,28 +16,14 @@
 
 #include "helpers.h"
 
-static char dir[64];
-
-static void make_certs(void) { tls_certs_make(dir); }
-static void remove_certs(void) { tls_certs_remove(dir); }
-
-TestSuite(tls_stream, .init = make_certs, .fini = remove_certs);
-
-static const char *f(const char *name)
-{
-    static char paths[8][PATH_MAX];
-    static unsigned next;
-    char *p = paths[next++ % 8];
-    snprintf(p, PATH_MAX, "%s/%s", dir, name);
-    return p;
-}
+TestSuite(tls_stream, .init = tls_certs_make, .fini = tls_certs_remove);
 
 static ringo_tls *server_ctx(const char *cert)
 {
     ringo_tls *t = NULL;
     /* Each certificate's key: server.key serves the CA-signed and expired ones. */
     const char *key = strcmp(cert, "selfsigned.pem") == 0 ? "selfsigned.key" : "server.key";
-    const ringo_tls_opts o = { .cert_file = f(cert), .key_file = f(key),
+    const ringo_tls_opts o = { .cert_file = tls_file(cert), .key_file = tls_file(key),
                                .alpn = "h2,http/1.1" };
     cr_assert_eq(ringo_tls_new_server(&t, &o), 0);
     return t;
@@ -46,7 +32,7 @@ static ringo_tls *server_ctx(const char *cert)
 static ringo_tls *client_ctx(void)
 {
     ringo_tls *t = NULL;
-    const ringo_tls_opts o = { .ca_file = f("ca.pem"), .verify_peer = true, .alpn = "http/1.1" };
+    const ringo_tls_opts o = { .ca_file = tls_file("ca.pem"), .verify_peer = true, .alpn = "http/1.1" };
     cr_assert_eq(ringo_tls_new_client(&t, &o), 0);
     return t;
 }
@@ -243,19 +229,28 @@ Test(tls_stream, bad_certificates_and_plaintext_clients_are_refused, .timeout = 
     run_both(refused_main, NULL);
 }
 
+/* A loopback TCP socket on a free port, its number in port: listening (a
+ * peer that never answers) or not (a port for another program to take). */
+static int free_port(char port[16], bool listening)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    if (listening)
+        cr_assert_eq(listen(fd, 4), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    snprintf(port, 16, "%d", ntohs(a.sin_port));
+    return fd;
+}
+
 /* A peer that accepts the TCP connection and never answers the ClientHello:
  * the caller's deadline ends the handshake (the 60 s bound is the default). */
 static int stall_main(void *arg)
 {
     (void)arg;
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    cr_assert_eq(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(listen(lfd, 4), 0);
-    cr_assert_eq(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
     char port[16];
-    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+    int lfd = free_port(port, true);
     ringo_tls *c = client_ctx();
     ringo_stream *s;
     int64_t old = ringo_deadline(ringo_now() + RINGO_MS(200));
@@ -405,7 +400,7 @@ static int external_main(void *arg)
     struct srv sv = { 0 };
     serve(&sv, "server.pem", e->fn ? e->fn : echo_lines);
     char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd, e->cmd_fmt, f("ca.pem"), sv.port, sv.port);
+    snprintf(cmd, sizeof cmd, e->cmd_fmt, tls_file("ca.pem"), sv.port, sv.port);
     ringo_command_result r;
     cr_assert_eq(ringo_run_command(cmd, &r), 0);
     cr_assert_eq(r.returncode, 0, "%s\nstdout: %s\nstderr: %s", cmd, r.out.data, r.err.data);
@@ -468,7 +463,7 @@ Test(tls_stream, python_asyncio_ssl_clients_echo_a_mebibyte_each, .timeout = 300
     if (!have("python3"))
         cr_skip_test("no python3");
     char py[PATH_MAX];
-    snprintf(py, sizeof py, "%s/clients.py", dir);
+    snprintf(py, sizeof py, "%s/clients.py", tls_certs_dir());
     FILE *fp = fopen(py, "w");
     cr_assert_not_null(fp);
     fputs(PY_CLIENTS, fp);
@@ -558,14 +553,8 @@ static int cancel_main(void *arg)
     (void)arg;
     ringo_tls *c = client_ctx();
     /* Mid-handshake: a listener that never answers. */
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    cr_assert_eq(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(listen(lfd, 4), 0);
-    cr_assert_eq(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
     char port[16];
-    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+    int lfd = free_port(port, true);
     struct cancel_arg ca = { port, c, 1 };
     ringo_task *t;
     cr_assert_eq(ringo_spawn(&t, connector, &ca), 0);
@@ -601,16 +590,11 @@ Test(tls_stream, cancelled_handshakes_and_writes_leave_nothing_behind, .timeout 
 static int s_server_main(void *arg)
 {
     (void)arg;
-    int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    cr_assert_eq(bind(probe, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(probe, (struct sockaddr *)&a, &len), 0);
     char port[16];
-    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+    int probe = free_port(port, false);
     close(probe);   /* s_server takes it (a race only with a port-hungry neighbour) */
     const char *argv[] = { "openssl", "s_server", "-www", "-accept", port, "-cert",
-                           f("server.pem"), "-key", f("server.key"), NULL };
+                           tls_file("server.pem"), "-key", tls_file("server.key"), NULL };
     const ringo_process_opts po = { .in = RINGO_DEVNULL, .out = RINGO_PIPE, .err = RINGO_STDOUT };
     ringo_process *p;
     cr_assert_eq(ringo_process_spawn(&p, argv, &po), 0);
@@ -665,22 +649,18 @@ static const char *nginx_path(void)
 static int nginx_main(void *arg)
 {
     (void)arg;
-    int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    cr_assert_eq(bind(probe, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(probe, (struct sockaddr *)&a, &len), 0);
     char port[16];
-    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+    int probe = free_port(port, false);
     close(probe);
     char conf[PATH_MAX];
-    snprintf(conf, sizeof conf, "%s/nginx.conf", dir);
+    snprintf(conf, sizeof conf, "%s/nginx.conf", tls_certs_dir());
     FILE *fp = fopen(conf, "w");
     cr_assert_not_null(fp);
-    fprintf(fp, NGINX_CONF, dir, dir, dir, dir, dir, dir, dir, port, f("server.pem"),
-            f("server.key"));
+    const char *d = tls_certs_dir();
+    fprintf(fp, NGINX_CONF, d, d, d, d, d, d, d, port, tls_file("server.pem"),
+            tls_file("server.key"));
     fclose(fp);
-    const char *argv[] = { nginx_path(), "-p", dir, "-c", conf, NULL };
+    const char *argv[] = { nginx_path(), "-p", tls_certs_dir(), "-c", conf, NULL };
     const ringo_process_opts po = { .in = RINGO_DEVNULL, .out = RINGO_DEVNULL, .err = RINGO_DEVNULL };
     ringo_process *p;
     cr_assert_eq(ringo_process_spawn(&p, argv, &po), 0);
