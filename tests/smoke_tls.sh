@@ -76,4 +76,27 @@ $out
 want:
 $want"
 fi
+# fetch against servers nobody here wrote: nginx with ssl, openssl s_server.
+nginx=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null)
+if [ -n "$nginx" ] && command -v python3 >/dev/null; then
+    nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    mkdir -p "$dir/ng"
+    cat > "$dir/ng/nginx.conf" <<NG
+daemon off; master_process off; worker_processes 1;
+pid $dir/ng/nginx.pid; error_log $dir/ng/err warn;
+events { worker_connections 64; }
+http { access_log off; client_body_temp_path $dir/ng; proxy_temp_path $dir/ng;
+  fastcgi_temp_path $dir/ng; uwsgi_temp_path $dir/ng; scgi_temp_path $dir/ng;
+  server { listen 127.0.0.1:$nport ssl; ssl_certificate $dir/k/server.pem;
+    ssl_certificate_key $dir/k/server.key; location / { return 200 "nginx says hi"; } } }
+NG
+    "$nginx" -p "$dir/ng" -c "$dir/ng/nginx.conf" &
+    pids="$pids $!"
+    i=0
+    until out=$("$fetch" --cafile "$dir/k/ca.pem" "https://localhost:$nport/") ; do
+        i=$((i + 1)); [ $i -gt 50 ] && fail "fetch from nginx: $out"
+        sleep 0.1
+    done
+    [ "$out" = "https://localhost:$nport/ 200 13" ] || fail "fetch from nginx printed: $out"
+fi
 echo "TLS examples: ok"
