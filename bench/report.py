@@ -128,18 +128,62 @@ ROWS = [
         baseline="net/c100/epoll", max_ratio=1.1, metric="cpu"),
     Row("net/c100/epoll", "  the same, epoll baseline (bench/net/epoll_http.c)", metric="cpu"),
     Row("net/c100/uv", "  the same, libuv", baseline="net/c100/epoll", metric="cpu"),
+    # nginx, one worker (return 200), in the same run and rounds as the above
+    Row("net/c100/ringo", "  http_hello against nginx, 1 worker, side by side",
+        baseline="net/c100/nginx_w1", vs="nginx", max_ratio=0.8, metric="cpu"),
+    Row("net/c100/nginx_w1", "  the same, nginx, 1 worker (return 200)",
+        baseline="net/c100/epoll", metric="cpu"),
     Row("net/c100_pipe16/ringo", "HTTP, 100 conns x16 pipelined, server CPU/request: ringo",
         baseline="net/c100_pipe16/epoll", max_ratio=0.9, metric="cpu"),
     Row("net/c100_pipe16/ringo_epoll", "  the same, ringo on the epoll backend",
         baseline="net/c100_pipe16/epoll", max_ratio=1.1, metric="cpu"),
     Row("net/c100_pipe16/epoll", "  the same, epoll", metric="cpu"),
     Row("net/c100_pipe16/uv", "  the same, libuv", baseline="net/c100_pipe16/epoll", metric="cpu"),
+    Row("net/c100_pipe16/ringo", "  http_hello against nginx, 1 worker",
+        baseline="net/c100_pipe16/nginx_w1", vs="nginx", metric="cpu"),
+    Row("net/c100_pipe16/nginx_w1", "  the same, nginx, 1 worker",
+        baseline="net/c100_pipe16/epoll", metric="cpu"),
     Row("net/c1_pingpong_p50/ringo", "HTTP, 1 conn ping-pong, median latency: ringo",
         baseline="net/c1_pingpong_p50/epoll", max_ratio=1.1),
     Row("net/c1_pingpong_p50/ringo_epoll", "  the same, ringo on the epoll backend",
         baseline="net/c1_pingpong_p50/epoll"),
     Row("net/c1_pingpong_p50/epoll", "  the same, epoll"),
     Row("net/c1_pingpong_p50/uv", "  the same, libuv", baseline="net/c1_pingpong_p50/epoll"),
+    Row("net/c1_pingpong_p50/nginx_w1", "  the same, nginx, 1 worker",
+        baseline="net/c1_pingpong_p50/epoll"),
+    # scripts/bench.sh's https run (http_bench.py --tls): TLS 1.3, ECDSA P-256
+    # certificate, nginx with session tickets and cache off; server on CPU 1,
+    # wrk (or the handshake clients) on CPU 0
+    Row("tls/c100/https_hello", "HTTPS keep-alive, 100 conns, server CPU per request: https_hello",
+        baseline="tls/c100/nginx_w1", vs="nginx", max_ratio=0.8, metric="cpu"),
+    Row("tls/c100/https_hello_epoll", "  the same, https_hello on the epoll backend",
+        baseline="tls/c100/nginx_w1", vs="nginx", metric="cpu"),
+    Row("tls/c100/https_hello_notickets", "  the same, session tickets off as nginx's (OPENSSL_CONF)",
+        baseline="tls/c100/nginx_w1", vs="nginx", metric="cpu"),
+    Row("tls/c100/nginx_w1", "  the same, nginx, 1 worker (ssl, return 200)", metric="cpu"),
+    # cpu = server CPU per full handshake: 1e9 / it = handshakes/s per core,
+    # so "faster" below is handshakes per core-second
+    Row("tls/handshake/https_hello",
+        "full TLS 1.3 handshakes (openssl s_time -new), per core: https_hello",
+        baseline="tls/handshake/nginx_w1", vs="nginx", min_speedup=1.0, metric="cpu"),
+    Row("tls/handshake/https_hello_epoll", "  the same, https_hello on the epoll backend",
+        baseline="tls/handshake/nginx_w1", vs="nginx", speedup=True, metric="cpu"),
+    Row("tls/handshake/https_hello_notickets",
+        "  the same, session tickets off as nginx's (OPENSSL_CONF: NumTickets = 0)",
+        baseline="tls/handshake/nginx_w1", vs="nginx", speedup=True, metric="cpu"),
+    Row("tls/handshake/nginx_w1", "  the same, nginx, 1 worker: server CPU ns per handshake",
+        metric="cpu"),
+    # bench/tls_bulk.py: per KiB; both ends in one process, so the base is
+    # openssl speed's encrypt + decrypt of the agreed cipher (the report's
+    # tls_bulk_cipher line says which) + the plain stream's own cost
+    Row("BM_tls_bulk_1GiB/tls", "1 GiB through one TLS stream, one loop: CPU ns per KiB",
+        baseline="BM_tls_bulk_1GiB/speed+plain", vs="openssl speed + plain", max_ratio=1.1,
+        metric="cpu"),
+    Row("BM_tls_bulk_1GiB/plain", "  the same over a plain stream (real: wall)", metric="cpu"),
+    Row("BM_tls_bulk_1GiB/speed+plain",
+        "  openssl speed -evp aes-256-gcm enc + dec, 16 KiB blocks, + plain's", metric="cpu"),
+    Row("BM_tls_bulk_1GiB/speed_enc", "  openssl speed -evp, encrypt", metric="cpu"),
+    Row("BM_tls_bulk_1GiB/speed_dec", "  openssl speed -evp -decrypt", metric="cpu"),
     # scripts/bench.sh's second http_bench.py run: every server on the first
     # two CPUs, wrk on either; real = wall ns per request (1e9 / req/s)
     Row("net2cpu/c100/ringo_loops2", "HTTP on 2 CPUs shared with wrk, 100 conns: --loops 2, req/s",
@@ -307,8 +351,9 @@ def judge(row, results):
                 # two decimals where a target sits close: 1.87x is not 1.9x
                 digits = 2 if row.min_speedup is not None and 1 / r < 10 else 1
                 ratio = "%.*fx faster than %s" % (digits, 1 / r, short)
-            else:
-                ratio = "%.1fx slower than %s" % (r, short)
+            else:   # as above: 1.01x slower is not 1.0x
+                digits = 2 if row.min_speedup is not None and r < 10 else 1
+                ratio = "%.*fx slower than %s" % (digits, r, short)
             if row.max_ratio is not None:
                 ok = ok and r <= row.max_ratio
             if row.min_speedup is not None:

@@ -85,9 +85,19 @@ static void decrypt(ringo_stream *s)
 {
     struct ringo__tls_conn *c = s->tls;
     for (;;) {
+        /* Room for what can come out, no more: plaintext is never longer
+         * than the ciphertext waiting. Asking 16 KiB for every small request
+         * grew the buffer past what consume() keeps, so each request paid a
+         * malloc, a free and the page faults of memory glibc gave back. */
+        size_t in = BIO_ctrl_pending(c->rbio), ready = (size_t)SSL_pending(c->ssl);
+        if (!in && !ready)
+            return;   /* nothing OpenSSL could turn into plaintext or act on */
+        size_t need = in < 16384 ? in : 16384;
+        if (need < ready)
+            need = ready;
         char *p;
         size_t room;
-        if (ringo__stream_rbuf_tail(s, 16384, &p, &room) < 0) {
+        if (ringo__stream_rbuf_tail(s, need, &p, &room) < 0) {
             s->rerr = -ENOMEM;
             return;
         }

@@ -201,19 +201,26 @@ with open(out, "w") as f:
 EOF
 fi
 # Network: ringo's http_hello (on io_uring, and on the epoll backend) beside
-# the epoll (and libuv) server under wrk,
-# each server pinned to its own CPU, 5 interleaved rounds (3 left the medians
-# of this noisy host 5-10% apart from run to run); then RSS per idle connection. Skipped
-# when a benchmark filter was given (a focused run).
+# the epoll (and libuv) server and nginx with one worker (return 200) under
+# wrk, each server pinned to its own CPU, 5 interleaved rounds (3 left the
+# medians of this noisy host 5-10% apart from run to run); then RSS per idle
+# connection. Skipped when a benchmark filter was given (a focused run).
 net_out=$B/net.json
 rss_out=$B/idle_rss.json
 net_loops_out=$B/net_loops.json
-rm -f "$net_out" "$rss_out" "$net_loops_out"
+tls_out=$B/net_tls.json
+tls_bulk_out=$B/tls_bulk.json
+rm -f "$net_out" "$rss_out" "$net_loops_out" "$tls_out" "$tls_bulk_out"
+have_nginx=
+if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || [ -x /usr/local/sbin/nginx ]; then
+    have_nginx=1
+fi
 if [ $# -eq 0 ]; then
     servers=(epoll="$B/bench/net/epoll_http")
     [ -x "$B/bench/net/uv_http" ] && servers+=(uv="$B/bench/net/uv_http")
     servers+=(ringo="$B/examples/http_hello")
     servers+=(ringo_epoll="env RINGO_BACKEND=epoll $B/examples/http_hello")
+    [ -n "$have_nginx" ] && servers+=(nginx_w1=nginx:1)
     python3 bench/net/http_bench.py --build-dir "$B" --duration "${RINGO_NET_DURATION:-5s}" \
         --repeat "${RINGO_NET_REPEAT:-5}" --json "$net_out" --servers "${servers[@]}" ||
         echo "ringo: the network benchmark had failures (see its table)"
@@ -232,12 +239,40 @@ if [ $# -eq 0 ]; then
         ringo_epoll_loops2="env RINGO_BACKEND=epoll $B/examples/http_hello --loops 2" \
         nginx_w2=nginx:2 ||
         echo "ringo: the many-loops network benchmark had failures (see its table)"
+    # HTTPS (a TLS build, with the openssl command): https_hello (io_uring and
+    # epoll) beside nginx, 1 worker, TLS 1.3, no session tickets or cache, a
+    # throwaway ECDSA P-256 certificate made at run time: wrk -c100 over
+    # https (server CPU per request) and full handshakes with 2 `openssl
+    # s_time -new` clients (server CPU per handshake); then 1 GiB through one
+    # TLS stream (bench/tls_bulk.c) against openssl speed + a plain stream.
+    if [ -x "$B/examples/https_hello" ] && command -v openssl >/dev/null; then
+        tls_servers=()
+        [ -n "$have_nginx" ] && tls_servers+=(nginx_w1=nginx:1)
+        tls_servers+=(https_hello="$B/examples/https_hello --cert {cert} --key {key}")
+        tls_servers+=(https_hello_epoll="env RINGO_BACKEND=epoll $B/examples/https_hello --cert {cert} --key {key}")
+        # nginx runs with session tickets off; https_hello's context keeps
+        # OpenSSL's default (2 tickets per handshake), so this one turns them
+        # off through OPENSSL_CONF, the same configuration as nginx's
+        tls_servers+=(https_hello_notickets="env OPENSSL_CONF={notickets_conf} $B/examples/https_hello --cert {cert} --key {key}")
+        python3 bench/net/http_bench.py --build-dir "$B" --tls --prefix tls \
+            --scenarios c100,handshake --duration "${RINGO_NET_DURATION:-5s}" \
+            --repeat "${RINGO_NET_REPEAT:-5}" --json "$tls_out" --servers "${tls_servers[@]}" ||
+            echo "ringo: the HTTPS benchmark had failures (see its table)"
+        if [ -x "$B/bench/tls_bulk" ]; then
+            python3 bench/tls_bulk.py --bin "$B/bench/tls_bulk" --reps "$REPS" \
+                --json "$tls_bulk_out" || echo "ringo: the TLS bulk benchmark had failures"
+        else
+            echo "ringo: no $B/bench/tls_bulk: TLS bulk rows skipped"
+        fi
+    else
+        echo "ringo: no TLS build or no openssl command: HTTPS and TLS bulk rows skipped"
+    fi
 fi
 echo
 results=()
 for f in "$out" "$out_nofpu" "$out_sync" "$out_asyncio" "$out_loops" "$net_out" "$net_loops_out" \
-         "$rss_out" "$out_file" "$out_file_epoll" "$out_file_uv" "$out_cp" "$out_proc" \
-         "$out_proc_asyncio"; do
+         "$tls_out" "$tls_bulk_out" "$rss_out" "$out_file" "$out_file_epoll" "$out_file_uv" \
+         "$out_cp" "$out_proc" "$out_proc_asyncio"; do
     if [ -s "$f" ]; then results+=("$f"); fi
 done
 python3 bench/report.py "${results[@]}"

@@ -4,7 +4,7 @@
 usage: http_bench.py [--servers NAME=CMD ...] [--duration 10s] [--json FILE]
                      [--repeat N] [--no-check] [--build-dir DIR]
                      [--scenarios c100,...] [--server-cpu LIST] [--client-cpu LIST]
-                     [--prefix net]
+                     [--prefix net] [--tls]
 
 Each server is any program that takes `PORT HOST` as its last two arguments
 (or has `{port}` / `{host}` in CMD), serves the fixed 13-byte "Hello, world!"
@@ -14,9 +14,26 @@ Default: epoll_http and uv_http (if built) from BUILD_DIR/bench/net/.
 CMD `nginx:N` runs nginx (from PATH or /usr/sbin) with N workers on a minimal
 configuration written to a temporary directory: `return 200` of the same
 body, keep-alive without a request limit, no access log, `listen ...
-reuseport` and worker_cpu_affinity auto (as a ringo server of N loops: one
-listener per worker, each worker on a CPU of its own); it is ready once it
+reuseport` and each worker bound to a CPU of its own (as a ringo server of N
+loops: one listener per worker), taken in turn from --server-cpu's list
+(worker_cpu_affinity auto when not pinning: auto alone would ignore the
+taskset and put a single worker on CPU 0, wrk's); it is ready once it
 accepts a connection.
+
+--tls: HTTPS. An ECDSA P-256 certificate and key (SAN IP:127.0.0.1) are made
+with the openssl command in a temporary directory at run time (and removed);
+CMD gets their paths where it says `{cert}` and `{key}`. nginx:N listens `ssl`
+with ssl_protocols TLSv1.3, ssl_session_tickets off and ssl_session_cache off
+(no resumption); `{notickets_conf}` in CMD is the path of an OpenSSL
+configuration doing the same for a program whose TLS contexts take OpenSSL's
+defaults (system_default: NumTickets = 0, Options = -SessionTicket), as
+`env OPENSSL_CONF={notickets_conf} CMD`. wrk and the checks speak https (the
+checks verify the certificate and say which protocol and cipher were agreed).
+One more scenario, for TLS only:
+  handshake     2 `openssl s_time -new` clients in parallel (on wrk's CPU):
+                full TLS 1.3 handshakes, a new connection and no session
+                reuse each time; a "request" is one handshake, so CPU us/req
+                is server CPU per handshake (1e6 / it = handshakes/s per core)
 
 For each server: start it pinned to CPU 1 (in its own process group), check
 it answers (single GET, 16 pipelined GETs, curl and `h2load --h1` when
@@ -47,6 +64,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -70,7 +88,9 @@ SCENARIOS = [  # name, connections, pipeline depth, label
     ("c100", 100, 1, "100 conns"),
     ("c100_pipe16", 100, 16, "100 conns x16 pipelined"),
     ("c1_pingpong", 1, 1, "1 conn ping-pong"),
+    ("handshake", 2, 0, "TLS handshakes"),   # --tls only; 2 s_time clients, depth 0: none
 ]
+TLS_ONLY = ("handshake",)
 
 
 def parse_duration(text):
@@ -106,7 +126,7 @@ def group_cpu_seconds(pgid):
 
 NGINX_CONF = """# written by bench/net/http_bench.py
 worker_processes %(workers)d;
-worker_cpu_affinity auto;
+worker_cpu_affinity %(affinity)s;
 daemon off;
 master_process on;
 pid %(dir)s/nginx.pid;
@@ -122,26 +142,88 @@ http {
     uwsgi_temp_path %(dir)s/uwsgi;
     scgi_temp_path %(dir)s/scgi;
     server {
-        listen %(host)s:%(port)d reuseport;
+        listen %(host)s:%(port)d reuseport%(ssl)s;
         location / { return 200 "%(body)s"; }
     }
 }
 """
 
 
-def nginx_argv(spec, port, tmpdir):
-    """argv for CMD `nginx:N`, its configuration written to tmpdir."""
+NGINX_TLS = """ ssl;
+        ssl_certificate %(cert)s;
+        ssl_certificate_key %(key)s;
+        ssl_protocols TLSv1.3;
+        ssl_session_tickets off;
+        ssl_session_cache off"""
+
+
+def nginx_argv(spec, port, tmpdir, cpus=None, tls=None):
+    """argv for CMD `nginx:N`, its configuration written to tmpdir; cpus: the
+    taskset list the server runs on (a worker per CPU, in turn), or None;
+    tls: (cert, key, conf) for https."""
     workers = spec.partition(":")[2].strip() or "1"
     if not workers.isdigit() or int(workers) < 1:
         raise RuntimeError("nginx:N wants a worker count, got %r" % spec)
     exe = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
     if not exe:
         raise RuntimeError("nginx not found; run:  sudo apt-get install nginx")
+    pinned = sorted(cpu_list(cpus) or ())
+    affinity = " ".join(format(1 << pinned[i % len(pinned)], "b")
+                        for i in range(int(workers))) if pinned else "auto"
+    tls_conf = NGINX_TLS % {"cert": tls[0], "key": tls[1]} if tls else ""
     conf = os.path.join(tmpdir, "nginx.conf")
     with open(conf, "w") as f:
         f.write(NGINX_CONF % {"workers": int(workers), "dir": tmpdir, "host": HOST, "port": port,
-                              "body": BODY.decode()})
+                              "body": BODY.decode(), "affinity": affinity, "ssl": tls_conf})
     return [exe, "-e", "stderr", "-p", tmpdir, "-c", conf]
+
+
+def make_cert(tmpdir):
+    """An ECDSA P-256 self-signed certificate and key in tmpdir, and an OpenSSL
+    configuration without session tickets: (cert, key, conf)."""
+    if not shutil.which("openssl"):
+        raise RuntimeError("openssl not found; run:  sudo apt-get install openssl")
+    cert, key = os.path.join(tmpdir, "cert.pem"), os.path.join(tmpdir, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                        "-keyout", key, "-out", cert, "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("openssl req failed: " + (r.stdout + r.stderr).strip()[-300:])
+    conf = os.path.join(tmpdir, "openssl-notickets.cnf")
+    with open(conf, "w") as f:
+        f.write(NOTICKETS_CONF)
+    return cert, key, conf
+
+
+NOTICKETS_CONF = """# written by bench/net/http_bench.py: no session tickets, so no resumption
+openssl_conf = openssl_init
+[openssl_init]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = no_tickets
+[no_tickets]
+NumTickets = 0
+Options = -SessionTicket
+"""
+
+
+def client_context(tls):
+    """A client ssl.SSLContext that trusts our certificate and checks its IP name."""
+    return ssl.create_default_context(cafile=tls[0])
+
+
+def connect(port, tls, timeout=5):
+    """A socket to the server, TLS-wrapped when tls is (cert, key, conf)."""
+    s = socket.create_connection((HOST, port), timeout=timeout)
+    if tls:
+        try:
+            s = client_context(tls).wrap_socket(s, server_hostname=HOST)
+        except Exception:
+            s.close()
+            raise
+    return s
 
 
 def accepts(port):
@@ -159,13 +241,16 @@ def taskset(cpus):
 class Server:
     """A server process in its own group, its output drained by a thread."""
 
-    def __init__(self, name, cmd, cpu, ready_timeout):
+    def __init__(self, name, cmd, cpu, ready_timeout, tls=None):
         self.name, self.port = name, free_port()
         self.tmpdir, probe = None, False
         if cmd.startswith("nginx:"):
             self.tmpdir = tempfile.mkdtemp(prefix="http_bench-nginx-")
-            argv, probe = nginx_argv(cmd, self.port, self.tmpdir), True
+            argv, probe = nginx_argv(cmd, self.port, self.tmpdir, cpu, tls), True
         else:
+            if tls:
+                for k, v in zip(("{cert}", "{key}", "{notickets_conf}"), tls):
+                    cmd = cmd.replace(k, shlex.quote(v))
             argv = shlex.split(cmd.replace("{port}", str(self.port)).replace("{host}", HOST))
             if "{port}" not in cmd:
                 argv += [str(self.port), HOST]
@@ -248,26 +333,34 @@ def read_responses(sock, count, timeout=5.0):
     return bodies
 
 
-def check_server(port):
+def check_server(port, tls=None):
     """Correctness checks; returns a list of (check, ok, detail)."""
     results = []
+    scheme = "https" if tls else "http"
     req = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: http_bench\r\n\r\n"
+    if tls:
+        try:
+            with connect(port, tls) as s:
+                ver, cipher = s.version(), s.cipher()[0]
+            results.append(("TLS 1.3", ver == "TLSv1.3", "%s, %s" % (ver, cipher)))
+        except (OSError, ValueError) as e:
+            results.append(("TLS 1.3", False, str(e)))
     for name, n in (("GET", 1), ("16 pipelined GETs", 16), ("1000 pipelined GETs", 1000)):
         try:
-            with socket.create_connection((HOST, port), timeout=5) as s:
+            with connect(port, tls) as s:
                 s.sendall(req * n)
                 bodies = read_responses(s, n)
             ok = all(b == BODY for b in bodies)
             results.append((name, ok, "%d responses" % len(bodies) if ok else "wrong body"))
-        except (OSError, RuntimeError) as e:
+        except (OSError, RuntimeError, ValueError) as e:
             results.append((name, False, str(e)))
     if shutil.which("curl"):
-        r = subprocess.run(["curl", "-s", "-m", "5", "http://%s:%d/" % (HOST, port)],
-                           capture_output=True)
+        r = subprocess.run(["curl", "-s", "-m", "5"] + (["--cacert", tls[0]] if tls else []) +
+                           ["%s://%s:%d/" % (scheme, HOST, port)], capture_output=True)
         results.append(("curl", r.stdout == BODY, repr(r.stdout[:40])))
     if shutil.which("h2load"):
         r = subprocess.run(["h2load", "--h1", "-n", "2000", "-c", "10", "-m", "4",
-                            "http://%s:%d/" % (HOST, port)], capture_output=True, text=True,
+                            "%s://%s:%d/" % (scheme, HOST, port)], capture_output=True, text=True,
                            timeout=60)
         m = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, "
                       r"(\d+) failed, (\d+) errored", r.stdout)
@@ -304,7 +397,7 @@ def run_wrk(args, port, conns, depth, duration, lua_path, server):
     cmd = taskset(args.client_cpu) + [args.wrk, "-t1", "-c%d" % conns, "-d%ds" % duration, "--latency"]
     if depth > 1:
         cmd += ["-s", lua_path]
-    cmd += ["http://%s:%d/" % (HOST, port)]
+    cmd += ["%s://%s:%d/" % ("https" if args.tls else "http", HOST, port)]
     if depth > 1:
         cmd += ["--", str(depth)]
     cpu0, t0, kids0 = server.cpu(), time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -325,6 +418,45 @@ def run_wrk(args, port, conns, depth, duration, lua_path, server):
     res["wrk_busy_pct"] = 100 * wrk_cpu / (t1 - t0)
     res["command"] = " ".join(cmd)
     return res
+
+
+def run_handshakes(args, port, clients, duration, server):
+    """clients parallel `openssl s_time -new` loops: full handshakes, server CPU each."""
+    cmd = taskset(args.client_cpu) + ["openssl", "s_time", "-connect", "%s:%d" % (HOST, port),
+                                      "-new", "-time", str(duration)]
+    cpu0, t0, kids0 = server.cpu(), time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    procs = [subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(clients)]
+    outs = []
+    try:
+        for p in procs:
+            outs.append(p.communicate(timeout=duration + 60)[0])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    kids1, t1 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+    time.sleep(0.2)
+    cpu1 = server.cpu()
+    count = 0
+    for p, out in zip(procs, outs):
+        # "1572 connections in 1.36s; 1155.88 connections/user sec, bytes read 0"
+        m = re.search(r"^(\d+) connections in [\d.]+s;", out, re.M)
+        if p.returncode != 0 or not m:
+            raise RuntimeError("openssl s_time failed (%s): %s"
+                               % (p.returncode, out.replace("*", "").strip()[-300:]))
+        count += int(m.group(1))
+    if server.proc.poll() is not None:
+        raise RuntimeError("server died during the run; output: " + server.output())
+    wrk_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
+    return {"requests": count, "rps": count / (t1 - t0),
+            "p50_us": None, "p90_us": None, "p99_us": None, "socket_errors": 0, "non_2xx": 0,
+            "cpu_s": cpu1 - cpu0,
+            "cpu_us_per_req": (cpu1 - cpu0) * 1e6 / count if count else None,
+            "server_busy_pct": 100 * (cpu1 - cpu0) / (t1 - t0),
+            "wrk_busy_pct": 100 * wrk_cpu / (t1 - t0),
+            "command": "%d x %s" % (clients, " ".join(cmd))}
 
 
 def cpu_list(text):
@@ -366,6 +498,9 @@ def main(argv):
     ap.add_argument("--scenarios", help="comma-separated subset of: " +
                     ",".join(sc[0] for sc in SCENARIOS))
     ap.add_argument("--prefix", default="net", help="run_name prefix in --json (net)")
+    ap.add_argument("--tls", action="store_true",
+                    help="https: a throwaway ECDSA P-256 certificate, {cert} {key} "
+                    "{notickets_conf} in CMD")
     ap.add_argument("--wrk", default="wrk")
     ap.add_argument("--ready-timeout", type=float, default=10.0)
     args = ap.parse_args(argv)
@@ -375,12 +510,16 @@ def main(argv):
     if not shutil.which(args.wrk):
         print("http_bench: wrk not found; run:  sudo apt-get install wrk", file=sys.stderr)
         return 2
-    scenarios = SCENARIOS
+    scenarios = [sc for sc in SCENARIOS if args.tls or sc[0] not in TLS_ONLY]
     if args.scenarios:
         wanted = args.scenarios.split(",")
-        scenarios = [sc for sc in SCENARIOS if sc[0] in wanted]
+        scenarios = [sc for sc in scenarios if sc[0] in wanted]
         if len(scenarios) != len(wanted):
-            ap.error("--scenarios: unknown in %r" % args.scenarios)
+            ap.error("--scenarios: unknown in %r%s" % (args.scenarios,
+                     "" if args.tls else " (handshake needs --tls)"))
+    if args.tls and not shutil.which("openssl"):
+        print("http_bench: openssl not found; run:  sudo apt-get install openssl", file=sys.stderr)
+        return 2
     cpus = os.sched_getaffinity(0)
     pins = [cpu_list(args.server_cpu), cpu_list(args.client_cpu)]
     if any(p is False for p in pins):
@@ -413,13 +552,15 @@ def main(argv):
     lua.write(PIPELINE_LUA)
     lua.close()
     live = []
+    certdir = tempfile.mkdtemp(prefix="http_bench-tls-") if args.tls else None
     try:
+        args.tls = make_cert(certdir) if args.tls else None
         for rnd in range(args.repeat):
             for name, cmd in servers:
                 print("http_bench: round %d/%d, %s: %s" % (rnd + 1, args.repeat, name, cmd),
                       file=sys.stderr, flush=True)
                 try:
-                    server = Server(name, cmd, args.server_cpu, args.ready_timeout)
+                    server = Server(name, cmd, args.server_cpu, args.ready_timeout, args.tls)
                 except (OSError, RuntimeError) as e:
                     for sc in scenarios:
                         errors[(sc[0], name)] = "failed to start: %s" % e
@@ -427,7 +568,7 @@ def main(argv):
                 live.append(server)
                 try:
                     if not args.no_check and rnd == 0:
-                        checks[name] = check_server(server.port)
+                        checks[name] = check_server(server.port, args.tls)
                         for check, ok, detail in checks[name]:
                             print("  check %-28s %s  %s" % (check, "ok  " if ok else "FAIL", detail),
                                   file=sys.stderr)
@@ -435,8 +576,12 @@ def main(argv):
                         run_wrk(args, server.port, 100, 1, args.warmup, lua.name, server)
                     for sc, conns, depth, _ in scenarios:
                         try:
-                            res = run_wrk(args, server.port, conns, depth, args.duration,
-                                          lua.name, server)
+                            if sc == "handshake":
+                                res = run_handshakes(args, server.port, conns, args.duration,
+                                                     server)
+                            else:
+                                res = run_wrk(args, server.port, conns, depth, args.duration,
+                                              lua.name, server)
                             runs.setdefault((sc, name), []).append(res)
                         except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
                             errors[(sc, name)] = str(e)
@@ -450,10 +595,15 @@ def main(argv):
                     live.remove(server)
                     if rc not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):
                         print("  %s exited with status %s on SIGTERM" % (name, rc), file=sys.stderr)
+    except RuntimeError as e:   # no certificate
+        print("http_bench: %s" % e, file=sys.stderr)
+        return 2
     finally:
         for server in live:
             server.stop()
         os.unlink(lua.name)
+        if certdir:
+            shutil.rmtree(certdir, ignore_errors=True)
 
     # The table: medians over the rounds.
     rows, summary = [], []
@@ -479,7 +629,10 @@ def main(argv):
             if conns > 1 and max(med["server_busy_pct"], med["wrk_busy_pct"]) < 85 and \
                     "," not in (args.server_cpu or ""):
                 note = (note + "; " if note else "") + "neither side saturated: machine busy?"
-            if any(x["p99_us"] is None for x in r):
+            if sc == "handshake" and med["cpu_us_per_req"]:
+                note = (note + "; " if note else "") + "%.0f handshakes/s per core" % (
+                    1e6 / med["cpu_us_per_req"])
+            elif any(x["p99_us"] is None for x in r):
                 note = (note + "; " if note else "") + "wrk gave no p99 (wg/wrk#236)"
             if entry["error"]:
                 note = (note + "; " if note else "") + "a run failed: " + entry["error"][:80]
@@ -495,11 +648,15 @@ def main(argv):
                         for j, (c, w) in enumerate(zip(l, widths))).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths).rstrip())
-    print("wrk -t1, %ds per run, median of %d round(s); server CPU = utime+stime per request; "
+    print("wrk -t1%s, %ds per run, median of %d round(s); server CPU = utime+stime per request; "
           "server on CPU %s, wrk on CPU %s;\nbusy = CPU time / wall time: the side near 100%% "
-          "limits req/s, so compare CPU us/req" % (args.duration, args.repeat,
+          "limits req/s, so compare CPU us/req" % (" over https" if args.tls else "",
+                                                    args.duration, args.repeat,
                                                     args.server_cpu or "any",
                                                     args.client_cpu or "any"))
+    if any(sc[0] == "handshake" for sc in scenarios):
+        print("handshake: a request is one full TLS 1.3 handshake, no resumption (2 x openssl "
+              "s_time -new, on wrk's CPU)")
 
     if args.json:
         benchmarks = []
@@ -522,7 +679,7 @@ def main(argv):
                         "real_time": r["p50_us"] * 1e3, "cpu_time": r["p50_us"] * 1e3,
                         "time_unit": "ns", "ops_per_iter": 1})
         doc = {"benchmarks": benchmarks,
-               "net": {"duration_s": args.duration, "repeat": args.repeat,
+               "net": {"duration_s": args.duration, "repeat": args.repeat, "tls": bool(args.tls),
                        "server_cpu": args.server_cpu, "client_cpu": args.client_cpu,
                        "servers": [{"name": n, "command": c} for n, c in servers],
                        "checks": {n: [{"check": c, "ok": ok, "detail": d} for c, ok, d in v]
