@@ -586,7 +586,7 @@ static void ready(ringo__epoll *ep, rlist *list)
     }
 }
 
-static int wait_events(ringo_loop *l, ringo__epoll *ep, int64_t timeout)
+static int wait_events(ringo__epoll *ep, int64_t timeout)
 {
     if (!ep->no_pwait2) {
         struct timespec ts = { .tv_sec = timeout / RINGO_SEC(1), .tv_nsec = timeout % RINGO_SEC(1) };
@@ -595,7 +595,6 @@ static int wait_events(ringo_loop *l, ringo__epoll *ep, int64_t timeout)
             return n;
         ep->no_pwait2 = true;   /* before 5.11: milliseconds, rounded up */
     }
-    (void)l;
     int ms = timeout < 0 ? -1 : (int)((timeout + RINGO_MS(1) - 1) / RINGO_MS(1));
     return epoll_wait(ep->epfd, ep->evs, MAX_EVENTS, ms);
 }
@@ -619,7 +618,7 @@ void ringo__epoll_step(ringo_loop *l, bool wait)
             timeout = 0;
         coro_pool_trim(&l->pool, ringo_now());
     }
-    int n = wait_events(l, ep, timeout);
+    int n = wait_events(ep, timeout);
     if (n < 0 && errno != EINTR) {
         fprintf(stderr, "ringo: epoll_wait failed: %s\n", strerror(errno));
         abort();

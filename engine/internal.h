@@ -86,7 +86,6 @@ typedef struct ringo__req {
     int32_t res;              /* epoll: a completion waiting to be delivered */
     uint32_t flags;
     uint8_t state;            /* epoll: where it is (backend_epoll.c) */
-    bool patchable;           /* uring: sqe not yet submitted (seq tells) */
     unsigned seq;
     struct io_uring_sqe *sqe;
     rlist link;               /* epoll: its fd's waiters, or the run list */
