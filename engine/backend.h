@@ -31,6 +31,8 @@ enum ringo__cap {
     RINGO_CAP_WAITID,
     RINGO_CAP_PATHS,          /* unlink/rename/mkdir in the kernel, not the pool */
     RINGO_CAP_MSG_RING,
+    RINGO_CAP_RECVMSG_MULTI,  /* multishot recvmsg into provided buffers (6.0) */
+    RINGO_CAP_SEND_ZC,        /* zero-copy send with its notification (6.0) */
 };
 
 enum ringo__backend { RINGO_BACKEND_URING, RINGO_BACKEND_EPOLL };

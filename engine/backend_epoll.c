@@ -131,12 +131,20 @@ static bool wants_write(const ringo__io *io)
 {
     switch ((enum ringo__io_kind)io->kind) {
     case RINGO_IO_WRITE: case RINGO_IO_WRITEV: case RINGO_IO_SEND: case RINGO_IO_CONNECT:
+    case RINGO_IO_SENDMSG: case RINGO_IO_SPLICE:
         return true;
     case RINGO_IO_POLL:
         return (io->flags & POLLOUT) && !(io->flags & (POLLIN | POLLPRI));
     default:
         return false;
     }
+}
+
+/* The descriptor op waits on: a splice's is where it writes (its reads come
+ * from a file, or from a pipe the caller filled). */
+static int wait_fd(const ringo__io *io)
+{
+    return io->kind == RINGO_IO_SPLICE ? (int)io->u : io->fd;
 }
 
 /* ---- the system calls ---------------------------------------------------- */
@@ -200,6 +208,15 @@ static long attempt(const ringo__io *io, bool owned)
     }
     case RINGO_IO_SHUTDOWN:
         return neg(shutdown(io->fd, io->flags));
+    case RINGO_IO_RECVMSG:
+        return neg(recvmsg(io->fd, io->p, io->flags | MSG_DONTWAIT));
+    case RINGO_IO_SENDMSG:
+        return neg(sendmsg(io->fd, io->p, io->flags | MSG_DONTWAIT));
+    case RINGO_IO_SPLICE: {
+        loff_t off = io->off;
+        return neg(splice(io->fd, io->off < 0 ? NULL : &off, (int)io->u, NULL, io->len,
+                          (unsigned)io->flags | SPLICE_F_NONBLOCK));
+    }
     default:
         return -EINVAL;
     }
@@ -265,10 +282,11 @@ static int park(ringo_loop *l, ringo__op *op)
     int why = ringo__interrupted(l->current);
     if (why)
         return why;
-    ep_fd *e = slot(ep, op->rq.io.fd, true);
+    int fd = wait_fd(&op->rq.io);
+    ep_fd *e = slot(ep, fd, true);
     if (!e)
         return -ENOMEM;
-    int ret = watch(ep, e, op->rq.io.fd, false);
+    int ret = watch(ep, e, fd, false);
     if (ret < 0)
         return ret;
     op->task = l->current;
@@ -421,6 +439,7 @@ int ringo__epoll_wait(ringo_loop *l, ringo__op *op)
     case RINGO_IO_READ: case RINGO_IO_WRITE: case RINGO_IO_READV: case RINGO_IO_WRITEV:
         return (int)file_rw(l, op);
     case RINGO_IO_RECV: case RINGO_IO_SEND: case RINGO_IO_POLL:
+    case RINGO_IO_RECVMSG: case RINGO_IO_SENDMSG: case RINGO_IO_SPLICE:
         return (int)until_ready(l, op, try_user);
     case RINGO_IO_ACCEPT:
         return (int)try_accept(l, op);
@@ -461,7 +480,8 @@ static void wait_owned(ringo__epoll *ep, ep_fd *e, ringo__req *rq)
 void ringo__epoll_start(ringo_loop *l, ringo__req *rq)
 {
     ringo__epoll *ep = l->ep;
-    ep_fd *e = rq->io.fd >= 0 ? slot(ep, rq->io.fd, false) : NULL;
+    int fd = wait_fd(&rq->io);
+    ep_fd *e = fd >= 0 ? slot(ep, fd, false) : NULL;
     /* Known not ready: wait for the edge without trying. */
     if (e && e->reg == REG_OWNED && !(wants_write(&rq->io) ? e->wr_ready : e->rd_ready) &&
         rq->io.kind != RINGO_IO_SHUTDOWN) {
@@ -482,7 +502,7 @@ static void finish(ringo__epoll *ep, ringo__req *rq, long res, uint32_t flags)
 /* Try one owned op; it completes, or waits for its descriptor's edge. */
 static void run_one(ringo__epoll *ep, ringo__req *rq)
 {
-    ep_fd *e = own(ep, rq->io.fd);
+    ep_fd *e = own(ep, wait_fd(&rq->io));
     bool wr = wants_write(&rq->io);
     long r = attempt(&rq->io, true);
     if (rq->io.kind == RINGO_IO_ACCEPT_MULTI) {

@@ -329,6 +329,23 @@ static void prep(struct io_uring_sqe *sqe, const ringo__io *io)
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = (uint16_t)io->u;
         break;
+    case RINGO_IO_RECVMSG:
+        io_uring_prep_recvmsg(sqe, io->fd, io->p, (unsigned)io->flags);
+        break;
+    case RINGO_IO_SENDMSG:
+        io_uring_prep_sendmsg(sqe, io->fd, io->p, (unsigned)io->flags);
+        break;
+    case RINGO_IO_RECVMSG_MULTI:
+        io_uring_prep_recvmsg_multishot(sqe, io->fd, io->p, (unsigned)io->flags);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = (uint16_t)io->u;
+        break;
+    case RINGO_IO_SPLICE:
+        io_uring_prep_splice(sqe, io->fd, io->off, (int)io->u, -1, io->len, (unsigned)io->flags);
+        break;
+    case RINGO_IO_SEND_ZC:
+        io_uring_prep_send_zc(sqe, io->fd, io->p, cap_len(io->len), io->flags, 0);
+        break;
     }
 }
 
@@ -342,6 +359,10 @@ bool ringo__uring_can(const ringo_loop *l, enum ringo__cap cap)
         return ringo__has_op(l, IORING_OP_UNLINKAT) && ringo__has_op(l, IORING_OP_RENAMEAT) &&
                ringo__has_op(l, IORING_OP_MKDIRAT);
     case RINGO_CAP_MSG_RING: return ringo__has_op(l, IORING_OP_MSG_RING);
+    /* Multishot recvmsg came with 6.0, as SEND_ZC did; no probe names it. */
+    case RINGO_CAP_RECVMSG_MULTI:
+        return ringo__has_op(l, IORING_OP_RECVMSG) && ringo__has_op(l, IORING_OP_SEND_ZC);
+    case RINGO_CAP_SEND_ZC: return ringo__has_op(l, IORING_OP_SEND_ZC);
     }
     return false;
 }
@@ -366,6 +387,24 @@ static void op_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
     ringo__wake(op->task);
 }
 
+/* A zero-copy send completes twice: its result (RINGO_CQE_MORE when the
+ * kernel still holds the buffer), then the notification that it let go. The
+ * task waits for both, so its buffer is its own again when the wait returns. */
+static void zc_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
+{
+    ringo__op *op = (ringo__op *)h;
+    if (flags & RINGO_CQE_NOTIF) {
+        op_complete(h, op->rq.res, op->rq.flags);
+        return;
+    }
+    if (flags & RINGO_CQE_MORE) {
+        op->rq.res = res;
+        op->rq.flags = flags & ~RINGO_CQE_MORE;
+        return;
+    }
+    op_complete(h, res, flags);
+}
+
 static void offloaded_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
 {
     ringo__offload_done(((ringo__op *)h)->task->loop);
@@ -385,7 +424,9 @@ int ringo__uring_wait(ringo_loop *l, ringo__op *op)
     ringo_task *cur = l->current;
     struct io_uring_sqe *sqe = get_sqe(l);
     prep(sqe, &op->rq.io);
-    op->rq.h.complete = op->rq.io.how == RINGO_READ_OFFLOAD ? offloaded_complete : op_complete;
+    op->rq.h.complete = op->rq.io.kind == RINGO_IO_SEND_ZC   ? zc_complete
+                        : op->rq.io.how == RINGO_READ_OFFLOAD ? offloaded_complete
+                                                              : op_complete;
     op->wait.cancel = op_cancel;
     op->wait.why = 0;
     op->task = cur;

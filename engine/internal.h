@@ -61,6 +61,20 @@ enum ringo__io_kind {
                              on all but the last */
     RINGO_IO_RECV_MULTI,  /* fd: from the loop's provided buffers (only where
                              RINGO_CAP_RECV_MULTI; io/recv_ring.c) */
+    RINGO_IO_RECVMSG,     /* fd, p: struct msghdr *, flags: MSG_* */
+    RINGO_IO_SENDMSG,     /* fd, p: const struct msghdr *, flags: MSG_* */
+    RINGO_IO_RECVMSG_MULTI, /* fd, p: struct msghdr * whose msg_namelen and
+                             msg_controllen each buffer's header reserves, u:
+                             the buffer group: a completion per datagram, an
+                             io_uring_recvmsg_out at its buffer's start (only
+                             where RINGO_CAP_RECVMSG_MULTI) */
+    RINGO_IO_SPLICE,      /* fd: in, off: its offset (-1: none), u: out fd,
+                             len, flags: SPLICE_F_*; awaited only */
+    RINGO_IO_SEND_ZC,     /* fd, p, len, flags: MSG_* (only where
+                             RINGO_CAP_SEND_ZC): the result, with
+                             RINGO_CQE_MORE when a RINGO_CQE_NOTIF completion
+                             follows to say the buffer is free again; awaited,
+                             the wait returns after both */
 };
 
 typedef struct ringo__io {
@@ -77,6 +91,7 @@ typedef struct ringo__io {
 /* Completion flags, as a handler sees them (the kernel's values). */
 #define RINGO_CQE_BUFFER (1U << 0)
 #define RINGO_CQE_MORE   (1U << 1)
+#define RINGO_CQE_NOTIF  (1U << 3)
 #define RINGO_CQE_BUFFER_SHIFT 16
 
 /* An op owned by an object: embed it, set h.complete, fill io, start it. */

@@ -24,7 +24,8 @@ static bool debug_from_env(void)
 
 int ringo__config_check(const ringo_config *cfg)
 {
-    if (cfg && (cfg->flags & ~(RINGO_CFG_SQPOLL | RINGO_CFG_DEBUG | RINGO_CFG_EPOLL)))
+    if (cfg && (cfg->flags & ~(RINGO_CFG_SQPOLL | RINGO_CFG_DEBUG | RINGO_CFG_EPOLL |
+                                 RINGO_CFG_SEND_ZC)))
         return -EINVAL;
     if (cfg && cfg->entries > 32768)
         return -EINVAL;   /* the largest SQ the kernel takes, on either backend */

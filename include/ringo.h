@@ -59,6 +59,13 @@ RINGO_API int ringo_run(ringo_fn main, void *arg);
 #define RINGO_CFG_SQPOLL 0x1u  /* kernel thread polls the SQ (falls back if refused) */
 #define RINGO_CFG_DEBUG  0x2u  /* like RINGO_DEBUG=1 in the environment */
 #define RINGO_CFG_EPOLL  0x4u  /* use the epoll backend even where io_uring works */
+/* Stream writes of RINGO_SEND_ZC_MIN bytes or more go out as zero-copy sends
+ * (IORING_OP_SEND_ZC, where the kernel has it; a plain send elsewhere and on
+ * epoll). Off by default: it pays only where the NIC does the copy, never on
+ * loopback (bench/: the stream_write rows). RINGO_SEND_ZC=1 in the
+ * environment sets it too. */
+#define RINGO_CFG_SEND_ZC 0x8u
+#define RINGO_SEND_ZC_MIN ((size_t)16 * 1024)
 
 typedef struct ringo_config {
     unsigned entries;    /* SQ ring size, 0 = default (256); rounded up to a power of 2 */
@@ -388,6 +395,79 @@ RINGO_API int ringo_close(int fd);
  * revents (POLLHUP and POLLERR included) or -errno. */
 RINGO_API int ringo_poll(int fd, short events);
 
+/* ---- Datagrams and message operations [sock_recvfrom, sock_sendto] ------ */
+
+/* recvmsg(2) / sendmsg(2) / recvfrom(2) / sendto(2), each one operation of
+ * the loop's backend, cancellable and deadline-aware as ringo_recv. The sends
+ * always add MSG_NOSIGNAL. msg, its iovecs, names and control buffers are
+ * borrowed until the call returns. from/fromlen optional (both or neither):
+ * *fromlen is the room in, the address's length out. */
+RINGO_API ssize_t ringo_recvmsg(int fd, struct msghdr *msg, int flags);
+RINGO_API ssize_t ringo_sendmsg(int fd, const struct msghdr *msg, int flags);
+RINGO_API ssize_t ringo_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from,
+                                 socklen_t *fromlen);
+RINGO_API ssize_t ringo_sendto(int fd, const void *buf, size_t n, int flags,
+                               const struct sockaddr *to, socklen_t tolen);
+
+/* A UDP endpoint [create_datagram_endpoint]. Opened on local_host:local_port
+ * (NULL: any address, port "0" or NULL: one the kernel picks) and, with a
+ * remote, connected to it (then sends may omit the address and only the
+ * peer's datagrams arrive); IPv4 or IPv6 as the names resolve. Receives run
+ * as a multishot recvmsg into a ring of buffers where the kernel has it
+ * (6.0+), plain recvmsg elsewhere; the results are the same. */
+typedef struct ringo_dgram ringo_dgram;
+RINGO_API int ringo_dgram_open(ringo_dgram **out, const char *local_host, const char *local_port,
+                               const char *remote_host, const char *remote_port);
+/* One datagram into buf (from/fromlen optional; *fromlen is set to the
+ * address's length). One longer than cap is cut to cap bytes and its full
+ * length is returned (as MSG_TRUNC does), so the caller can tell. An ICMP
+ * error for an earlier send on a connected endpoint comes back once, as
+ * -ECONNREFUSED (asyncio's error_received); the endpoint stays open.
+ * -EBADF after close. */
+RINGO_API ssize_t ringo_dgram_recv(ringo_dgram *d, void *buf, size_t cap,
+                                   struct sockaddr_storage *from, socklen_t *fromlen);
+/* One datagram of n bytes (0 allowed; over 65 507 for IPv4: -EMSGSIZE) to
+ * `to`, or to the peer when to is NULL (-EDESTADDRREQ on an unconnected
+ * endpoint). A full socket buffer suspends only the sender. n, or -errno. */
+RINGO_API ssize_t ringo_dgram_send(ringo_dgram *d, const void *buf, size_t n,
+                                   const struct sockaddr *to, socklen_t tolen);
+
+/* Many datagrams per call: where UDP's speed is. */
+typedef struct ringo_dgram_msg {
+    void *buf;
+    size_t len;      /* send: the datagram's length; recv: in, the room in buf;
+                        out, the datagram's length (more than the room: cut) */
+    struct sockaddr_storage addr;   /* recv: the sender; send: where to */
+    socklen_t addrlen;              /* send: 0 for the peer */
+} ringo_dgram_msg;
+/* Waits for one datagram, then takes up to n - 1 more that have already
+ * arrived, without waiting: the count (>= 1), or -errno as ringo_dgram_recv.
+ * With UDP GRO (ringo_dgram_set_gro) the kernel hands over runs of
+ * datagrams from one sender at once, split here into msgs. */
+RINGO_API ssize_t ringo_dgram_recv_many(ringo_dgram *d, ringo_dgram_msg *msgs, size_t n);
+/* Sends msgs in order: runs of datagrams of one length (the last may be
+ * shorter) to one address go as one UDP GSO send where the kernel has it
+ * (UDP_SEGMENT, 4.18+), else as one sendmsg each. The count sent (fewer than
+ * n only when an error stopped it after some), or -errno. */
+RINGO_API ssize_t ringo_dgram_send_many(ringo_dgram *d, const ringo_dgram_msg *msgs, size_t n);
+/* Ask the kernel to coalesce arriving datagrams (UDP_GRO, 5.0+): 0, or
+ * -ENOPROTOOPT where it cannot. */
+RINGO_API int ringo_dgram_set_gro(ringo_dgram *d, bool on);
+RINGO_API int ringo_dgram_port(const ringo_dgram *d);   /* the bound local port */
+RINGO_API int ringo_dgram_fd(const ringo_dgram *d);
+/* Closes the socket; receives waiting in other tasks return -EBADF. */
+RINGO_API int ringo_dgram_close(ringo_dgram *d);
+
+/* ---- sendfile [loop.sendfile] -------------------------------------------- */
+
+/* count bytes of in_fd from *offset (advanced by what was sent) to out_fd, a
+ * socket or a pipe, without copying through user space where the kernel
+ * allows (splice through a pipe from a small per-loop pool; read+write where
+ * splice refuses the file). Short sends are retried; fewer than count bytes
+ * only at the file's end or when interrupted after some were sent (the next
+ * call reports the interruption). Bytes sent, or -errno. */
+RINGO_API ssize_t ringo_sendfile(int out_fd, int in_fd, int64_t *offset, size_t count);
+
 /* ---- Files (each one io_uring operation; ringo_read/ringo_write above take
  * an offset, -1 for the file position) ----------------------------------- */
 
@@ -576,6 +656,11 @@ RINGO_API int ringo_open_tls_connection(ringo_stream **out, const char *host, co
 RINGO_API int ringo_stream_start_tls(ringo_stream *s, ringo_tls *tls, const char *server_hostname);
 RINGO_API const char *ringo_stream_alpn(const ringo_stream *s);      /* NULL: none agreed */
 RINGO_API const char *ringo_stream_tls_error(const ringo_stream *s); /* last failure, or NULL */
+
+/* count bytes of in_fd from offset to the stream after what is buffered
+ * (flushed first), by ringo_sendfile; through the stream's writes on a TLS
+ * stream. Bytes sent (fewer than count only at the file's end), or -errno. */
+RINGO_API ssize_t ringo_stream_sendfile(ringo_stream *s, int in_fd, int64_t offset, size_t count);
 
 /* ---- Subprocesses [create_subprocess_exec/_shell, Process] -------------- */
 
