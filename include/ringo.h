@@ -418,6 +418,13 @@ RINGO_API ssize_t ringo_sendto(int fd, const void *buf, size_t n, int flags,
 typedef struct ringo_dgram ringo_dgram;
 RINGO_API int ringo_dgram_open(ringo_dgram **out, const char *local_host, const char *local_port,
                                const char *remote_host, const char *remote_port);
+/* ringo_dgram_open with RINGO_DGRAM_* flags (asyncio's reuse_port=True):
+ * several endpoints, one per loop, may then share a local port, the kernel
+ * spreading the senders among them. -EINVAL for unknown flags. */
+#define RINGO_DGRAM_REUSEPORT 0x1u
+RINGO_API int ringo_dgram_open_flags(ringo_dgram **out, const char *local_host,
+                                     const char *local_port, const char *remote_host,
+                                     const char *remote_port, unsigned flags);
 /* One datagram into buf (from/fromlen optional; *fromlen is set to the
  * address's length). One longer than cap is cut to cap bytes and its full
  * length is returned (as MSG_TRUNC does), so the caller can tell. An ICMP
