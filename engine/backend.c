@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/backend.h"
+#include "engine/pool.h"
 #include "engine/inbox.h"
 
 enum want { WANT_AUTO, WANT_URING, WANT_EPOLL };
@@ -92,6 +93,8 @@ void ringo__step(ringo_loop *l, bool wait)
      * wake the loops it is about to wait for), and returns: what it reaped
      * may be what its caller waits for. The next step spins. */
     if (wait && l->inbox.spin_ns > 0 && l->inbox.recent && ringo__backend_queued(l))
+        wait = false;
+    if (wait && ringo__workers_spin(l))
         wait = false;
     /* A loop that sleeps says so first, so that a thread posting to its
      * inbox knows to wake it (inbox.c). */

@@ -14,6 +14,16 @@
 #define RINGO_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define RINGO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* In a spin: let the sibling hyperthread (or the host) have the core. */
+static inline void ringo__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield" ::: "memory");
+#endif
+}
+
 /* ---- intrusive doubly-linked list -------------------------------------- */
 typedef struct rlist { struct rlist *next, *prev; } rlist;
 static inline void rlist_init(rlist *l) { l->next = l->prev = l; }
@@ -254,6 +264,7 @@ typedef struct ringo_loop {
     bool broken;                   /* deadlock: uninterruptible waits give up */
 
     struct ringo__workers *workers; /* worker pool (to_thread), NULL until first use */
+    int64_t pool_spin_ns;          /* how long the loop and an idle worker spin for each other */
 
     ringo__timer **timers;         /* min-heap on (at, seq) */
     size_t ntimers, captimers;

@@ -46,12 +46,15 @@ struct ringo__workers {
     size_t npending;
     unsigned nthreads;             /* started (or being started), not yet exited */
     unsigned nidle;                /* waiting on work_cv */
+    unsigned nspinning;            /* idle, spinning before they wait: no signal needed */
     bool stopping;
     worker *exited;                /* left worker_main, not joined yet */
 
     _Atomic(struct ringo__job *) done; /* finished jobs, LIFO; the loop takes all */
+    _Atomic size_t queued;         /* npending, for workers spinning without mu */
     int efd;
     int64_t idle_ns;
+    int64_t spin_ns;               /* the loop's idle spin (ringo_config.idle_spin_ns) */
     unsigned max;
 
     /* The loop's thread only. */
@@ -89,6 +92,26 @@ static void finish(struct ringo__workers *p, struct ringo__job *j)
     }
 }
 
+/* A worker that just finished, or a loop waiting for one, spins a little
+ * before it sleeps: a sleeping vCPU takes tens of microseconds to wake, many
+ * times the job. Called with mu held; returns with it held. */
+static void worker_spin(struct ringo__workers *p)
+{
+    /* One spinner is enough to catch the next job; more would take CPUs
+     * from the workers that have one. */
+    if (p->spin_ns <= 0 || p->head || p->stopping || p->nspinning)
+        return;
+    p->nspinning++;
+    pthread_mutex_unlock(&p->mu);
+    int64_t until = ringo_now() + p->spin_ns;
+    while (!atomic_load_explicit(&p->queued, memory_order_relaxed) && ringo_now() < until)
+        ringo__cpu_relax();
+    pthread_mutex_lock(&p->mu);
+    /* A submit that saw us spinning did not signal: the loop below sees
+     * its job under mu, before it would wait. */
+    p->nspinning--;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -96,6 +119,7 @@ static void *worker_main(void *arg)
     (void)pthread_setname_np(pthread_self(), "ringo-worker");
     pthread_mutex_lock(&p->mu);
     for (;;) {
+        worker_spin(p);
         struct timespec until = idle_until(p);
         bool idled_out = false;
         while (!p->head && !p->stopping && !idled_out) {
@@ -110,6 +134,7 @@ static void *worker_main(void *arg)
         if (!p->head)
             p->tail = NULL;
         p->npending--;
+        atomic_store_explicit(&p->queued, p->npending, memory_order_relaxed);
         pthread_mutex_unlock(&p->mu);
         j->work(j);
         finish(p, j);
@@ -125,6 +150,27 @@ static void *worker_main(void *arg)
 }
 
 /* ---- loop side ---------------------------------------------------------- */
+
+/* Wake the tasks of the finished jobs, in the order the jobs finished (the
+ * list is LIFO). Whether there were any. */
+static bool deliver(struct ringo__workers *p)
+{
+    struct ringo__job *j = atomic_exchange_explicit(&p->done, NULL, memory_order_acquire), *fifo = NULL;
+    if (!j)
+        return false;
+    while (j) {
+        struct ringo__job *next = j->next;
+        j->next = fifo;
+        fifo = j;
+        j = next;
+    }
+    for (j = fifo; j; j = j->next) {
+        j->finished = true;
+        p->outstanding--;
+        ringo__wake(j->task);
+    }
+    return true;
+}
 
 /* From a task or a completion handler. */
 static void arm(struct ringo__workers *p)
@@ -149,20 +195,26 @@ static void efd_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
     }
     p->reading = false;
     l->inflight--;
-    /* Reverse the LIFO so callers wake in the order their jobs finished. */
-    struct ringo__job *j = atomic_exchange_explicit(&p->done, NULL, memory_order_acquire), *fifo = NULL;
-    while (j) {
-        struct ringo__job *next = j->next;
-        j->next = fifo;
-        fifo = j;
-        j = next;
-    }
-    for (j = fifo; j; j = j->next) {
-        j->finished = true;
-        p->outstanding--;
-        ringo__wake(j->task);
-    }
+    (void)deliver(p);
     arm(p);
+}
+
+bool ringo__workers_spin(ringo_loop *l)
+{
+    struct ringo__workers *p = l->workers;
+    /* With several jobs out the workers want the CPUs, and the eventfd
+     * brings their results in batches: only a lone job is worth a spin. */
+    if (!p || p->outstanding != 1 || p->spin_ns <= 0)
+        return false;
+    int64_t until = ringo_now() + p->spin_ns;
+    do {
+        /* The eventfd read still completes later, finding nothing: one
+         * wasted completion instead of a sleep and a wake-up. */
+        if (atomic_load_explicit(&p->done, memory_order_relaxed))
+            return deliver(p);
+        ringo__cpu_relax();
+    } while (ringo_now() < until);
+    return false;
 }
 
 static unsigned max_threads(void)
@@ -204,6 +256,8 @@ static int pool_open(ringo_loop *l)
     pthread_mutex_init(&p->mu, NULL);
     atomic_init(&p->done, NULL);
     p->idle_ns = idle_ns_from_env();
+    p->spin_ns = l->pool_spin_ns;
+    atomic_init(&p->queued, 0);
     p->max = max_threads();
     p->loop = l;
     p->rq.h.complete = efd_complete;
@@ -281,12 +335,13 @@ static int submit(struct ringo__workers *p, struct ringo__job *job)
         p->head = job;
     p->tail = job;
     p->npending++;
+    atomic_store_explicit(&p->queued, p->npending, memory_order_relaxed);
     /* Idle workers already signalled still count as idle until they wake:
      * grow only when the queue outnumbers them. */
-    bool grow = p->nidle < p->npending && p->nthreads < p->max;
+    bool grow = p->nidle + p->nspinning < p->npending && p->nthreads < p->max;
     if (grow)
         p->nthreads++;
-    if (p->nidle)
+    if (p->nidle && p->npending > p->nspinning)
         pthread_cond_signal(&p->work_cv);
     worker *gone = p->exited;
     p->exited = NULL;
@@ -297,8 +352,10 @@ static int submit(struct ringo__workers *p, struct ringo__job *job)
         pthread_mutex_lock(&p->mu);
         bool none = --p->nthreads == 0;
         /* With no worker at all nobody took the job; with some, one will. */
-        if (none)
+        if (none) {
             unqueue(p, job);
+            atomic_store_explicit(&p->queued, p->npending, memory_order_relaxed);
+        }
         pthread_mutex_unlock(&p->mu);
         if (none)
             return -EAGAIN;
@@ -342,6 +399,12 @@ void ringo__workers_close(ringo_loop *l)
     struct ringo__workers *p = l->workers;
     if (!p)
         return;
+    /* A read left in flight by jobs delivered while the loop spun. */
+    if (!p->outstanding && p->reading) {
+        ringo__io_cancel(l, &p->rq);
+        while (p->reading)
+            ringo__step(l, true);
+    }
     if (p->outstanding || p->reading) {
         fprintf(stderr, "ringo: worker pool closed with %zu job(s) outstanding\n", p->outstanding);
         abort();

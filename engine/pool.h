@@ -35,6 +35,11 @@ struct ringo__job {
  * Creates the loop's pool on first use. */
 int ringo__workers_run(ringo_loop *l, struct ringo__job *job);
 
+/* The loop has nothing to run and would sleep: with jobs out, spin up to
+ * pool_spin_ns for one to finish. true when some did (their tasks are
+ * ready now: don't sleep). */
+bool ringo__workers_spin(ringo_loop *l);
+
 /* At loop close (no job outstanding: every task has finished): stop and
  * join the workers, close the eventfd, free the pool. No-op without one. */
 void ringo__workers_close(ringo_loop *l);

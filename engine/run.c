@@ -58,6 +58,9 @@ int ringo__loop_open(ringo_loop *l, struct ringo__run *run, unsigned index)
     int64_t spin = cfg && cfg->idle_spin_ns ? cfg->idle_spin_ns
                  : run->n > 1 && run->n <= run->ncpus ? RINGO_SPIN_DEFAULT : 0;
     l->inbox.spin_ns = spin > 0 ? spin : 0;
+    /* Waiting on a worker, a loop spins in any run (it has nothing else to
+     * do, and a sleeping vCPU is slow to wake) unless spinning is off. */
+    l->pool_spin_ns = cfg && cfg->idle_spin_ns ? (spin > 0 ? spin : 0) : RINGO_SPIN_DEFAULT;
     coro_init_thread(&l->sched);
     (void)coro_overflow_handler_install();
     return 0;

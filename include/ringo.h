@@ -76,7 +76,9 @@ typedef struct ringo_config {
      * CPU can take tens of microseconds to wake); only a loop that received
      * messages since it last slept spins. 0 = default: 50 us in a
      * ringo_run_loops of 2 or more loops and no more loops than CPUs, else
-     * none; < 0 = never. */
+     * none; < 0 = never. The same setting bounds the spin of a loop whose
+     * only wait is one ringo_to_thread job, and of a worker that just
+     * finished one, for the next (default there: 50 us in any run). */
     int64_t idle_spin_ns;
 } ringo_config;
 
