@@ -260,6 +260,13 @@ ROWS = [
     Row("BM_copy_1GiB/cp", "  coreutils cp (copy_file_range)"),
     Row("BM_copy_1GiB/cp_reflink_never", "  cp --reflink=never (read/write 128 KiB)"),
     Row("BM_copy_1GiB/dd_bs1M", "  dd bs=1M"),
+    # bench/timers.c: 1 M timers, random deadlines within a second
+    Row("BM_timers_1M/insert_cancel/ringo", "1 M timers armed then cancelled, per timer (4-ary heap)",
+        baseline="BM_timers_1M/insert_cancel/heap2", vs="binary heap", metric="cpu"),
+    Row("BM_timers_1M/half_cancelled/ringo", "1 M timers, half cancelled, half fired, per timer",
+        baseline="BM_timers_1M/half_cancelled/heap2", vs="binary heap", metric="cpu"),
+    Row("BM_timers_1M/insert_fire/ringo", "1 M timers armed then fired in order, per timer",
+        baseline="BM_timers_1M/insert_fire/heap2", vs="binary heap", metric="cpu"),
 ]
 
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}

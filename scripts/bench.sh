@@ -200,6 +200,13 @@ with open(out, "w") as f:
     json.dump({"benchmarks": rows}, f)
 EOF
 fi
+# Timers at scale (bench/timers.c): 1 M timers armed, cancelled and fired
+# through the loop's heap beside a plain binary heap of pointers.
+out_timers=$B/bench_timers.json
+rm -f "$out_timers"
+if [ $# -eq 0 ]; then
+    "$B/bench/timers" "$out_timers" "$REPS" || { echo "ringo: the timer benchmark failed"; rm -f "$out_timers"; }
+fi
 # Network: ringo's http_hello (on io_uring, and on the epoll backend) beside
 # the epoll (and libuv) server and nginx with one worker (return 200) under
 # wrk, each server pinned to its own CPU, 5 interleaved rounds (3 left the
@@ -272,7 +279,7 @@ echo
 results=()
 for f in "$out" "$out_nofpu" "$out_sync" "$out_asyncio" "$out_loops" "$net_out" "$net_loops_out" \
          "$tls_out" "$tls_bulk_out" "$rss_out" "$out_file" "$out_file_epoll" "$out_file_uv" \
-         "$out_cp" "$out_proc" "$out_proc_asyncio"; do
+         "$out_cp" "$out_proc" "$out_proc_asyncio" "$out_timers"; do
     if [ -s "$f" ]; then results+=("$f"); fi
 done
 python3 bench/report.py "${results[@]}"
