@@ -65,6 +65,20 @@ static inline ringo_task *next_ready(ringo_loop *l)
 {
     ringo_task *next = l->budget ? rq_pop(l) : NULL;
     if (next) {
+        /* With thousands of tasks ready, cache misses on cold stacks and
+         * task records were most of a switch's cost: fetch the next task's
+         * saved registers, and the record of the one after it, while this
+         * one runs (the next record was fetched a switch ago). */
+        ringo_task *after = l->rq_head;
+        if (after) {
+            __builtin_prefetch(after->coro.sp);
+            __builtin_prefetch((char *)after->coro.sp + 56);
+            ringo_task *then = after->rq_next;
+            if (then) {
+                __builtin_prefetch(then);
+                __builtin_prefetch(&then->rq_next);
+            }
+        }
         l->budget--;
         next->state = RINGO_T_RUNNING;
         l->current = next;
