@@ -29,6 +29,8 @@ typedef struct ringo__waiter {
     ringo_task *task;
     ringo__waitq *q;
     void *item;            /* Queue: the item handed to a getter */
+    int result;            /* what a grant says besides itself: a barrier's
+                              arrival index, -EPIPE (broken, shut down) */
     bool granted;
 } ringo__waiter;
 
