@@ -354,12 +354,14 @@ RINGO_API int  ringo_queue_new_lifo(ringo_queue **out, size_t maxsize);
 RINGO_API int  ringo_queue_new_priority(ringo_queue **out, size_t maxsize, ringo_cmp_fn cmp);
 /* Queue.shutdown (Python 3.13), on any kind of queue. From then on put and
  * put_nowait return -EPIPE, and putters waiting for room wake with -EPIPE;
- * get and get_nowait return the items left, then -EPIPE once it is empty,
- * and getters waiting on the empty queue wake with -EPIPE. immediate: the
- * items still queued (those promised to woken getters too) are dropped and
- * counted as done for join (items already got still need task_done), so
- * getters get -EPIPE at once. A second call may turn a plain shutdown into
- * an immediate one. Does not bind the queue. */
+ * get and get_nowait return the items left, then -EPIPE once none is left
+ * to take (an item promised to a woken getter is that getter's), and
+ * getters waiting on the empty queue wake with -EPIPE. immediate: the items
+ * still queued (those promised to woken getters too) are dropped and counted
+ * as done for join (items already got still need task_done), so getters get
+ * -EPIPE at once. A second call may turn a plain shutdown into an immediate
+ * one. Like task_done, it does not bind the queue: call it on the queue's
+ * loop. */
 RINGO_API void ringo_queue_shutdown(ringo_queue *q, bool immediate);
 
 /* asyncio.Barrier: parties tasks meet. A wait returns when the last of them

@@ -226,7 +226,8 @@ static int cancel_main(void *arg)
     stderr_capture_begin();
     ringo_as_completed_free(c);
     char *err = stderr_capture_end();
-    cr_assert_not_null(strstr(err, "ringo_as_completed_free: 1 task still waits"), "stderr: %s", err);
+    cr_assert_not_null(strstr(err, "ringo_as_completed_free: 1 task still waits"),
+                       "stderr: %s", err);
     free(err);
     cr_assert_eq(ringo_cancel(tn), 0);
     cr_assert_eq(ringo_await(tn), -ECANCELED);
