@@ -293,3 +293,111 @@ Test(queue_order, lifo_grows_with_the_ring_wrapped_by_a_give_back)
     cr_assert_eq(run_clean(wrap_main, q), 0);
     ringo_queue_free(q);
 }
+
+/* ---- stress: a priority queue of maxsize 16 between 4 producers and 4
+ * consumers, with getters cancelled and timed out among them: every item
+ * got exactly once. */
+
+#define SPROD 4
+#define SPER 25000
+#define STOTAL (SPROD * SPER)
+
+struct stress { ringo_queue *q; unsigned char *seen; long got; bool dup; };
+struct sprod { struct stress *s; int id; };
+
+static int stress_produce(void *arg)
+{
+    struct sprod *p = arg;
+    for (int i = 0; i < SPER; i++) {
+        int ret = ringo_queue_put(p->s->q, ITEM(1 + p->id * SPER + i));
+        if (ret < 0)
+            return ret;
+        if (i % 64 == 0 && (ret = ringo_yield()) < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static void take_one(struct stress *s, void *it)
+{
+    if (s->seen[NUM(it) - 1]++)
+        s->dup = true;
+    s->got++;
+}
+
+static int stress_consume(void *arg)
+{
+    struct stress *s = arg;
+    for (;;) {
+        void *it;
+        int ret = ringo_queue_get(s->q, &it);
+        if (ret < 0)
+            return ret;
+        if (NUM(it) == 0)
+            return 0;
+        take_one(s, it);
+    }
+}
+
+static int stress_victim(void *arg)
+{
+    struct stress *s = arg;
+    ringo_deadline(ringo_now() + RINGO_US(50));
+    void *it;
+    if (ringo_queue_get(s->q, &it) == 0 && NUM(it) != 0)
+        take_one(s, it);
+    return 0;
+}
+
+/* Priority: the value's low 3 bits, so the order is far from put order. */
+static int by_low_bits(const void *a, const void *b)
+{
+    int x = NUM(a) & 7, y = NUM(b) & 7;
+    return (x > y) - (x < y);
+}
+
+static int stress_main(void *arg)
+{
+    struct stress *s = arg;
+    ringo_task *tp[SPROD], *tc[4];
+    struct sprod p[SPROD];
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(ringo_spawn(&tc[i], stress_consume, s), 0);
+    for (int i = 0; i < SPROD; i++) {
+        p[i] = (struct sprod){ s, i };
+        cr_assert_eq(ringo_spawn(&tp[i], stress_produce, &p[i]), 0);
+    }
+    for (int k = 0; k < 200; k++) {
+        ringo_task *v[2];
+        cr_assert_eq(ringo_spawn(&v[0], stress_victim, s), 0);
+        cr_assert_eq(ringo_spawn(&v[1], stress_victim, s), 0);
+        cr_assert_eq(ringo_yield(), 0);
+        (void)ringo_cancel(v[1]);
+        ringo_detach(v[0]);
+        ringo_detach(v[1]);
+    }
+    for (int i = 0; i < SPROD; i++)
+        cr_assert_eq(ringo_await(tp[i]), 0);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(ringo_queue_put(s->q, NULL), 0);   /* NUM 0 sorts first: the end */
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(ringo_await(tc[i]), 0);
+    /* Victims still waiting got nothing; the rest is in the queue. */
+    void *it;
+    while (ringo_queue_get_nowait(s->q, &it) == 0)
+        if (NUM(it))
+            take_one(s, it);
+    return 0;
+}
+
+Test(queue_order, priority_stress_with_cancelled_getters_loses_and_duplicates_nothing)
+{
+    struct stress s = { .seen = calloc(STOTAL, 1) };
+    cr_assert_not_null(s.seen);
+    cr_assert_eq(ringo_queue_new_priority(&s.q, 16, by_low_bits), 0);
+    cr_assert_eq(run_clean(stress_main, &s), 0);
+    cr_assert_not(s.dup, "an item was got twice");
+    cr_assert_eq(s.got, STOTAL, "got %ld of %d", s.got, STOTAL);
+    free(s.seen);
+    ringo_queue_free(s.q);
+}
