@@ -1,7 +1,12 @@
-/* asyncio.Semaphore: FIFO-fair, with direct handoff. A release with waiters
- * gives its permit to the first waiter instead of raising the count, so a
- * task arriving later cannot take it first; a waiter cancelled after being
- * handed a permit passes it on. */
+/* asyncio.Semaphore and BoundedSemaphore: FIFO-fair, with direct handoff.
+ * A release with waiters gives its permit to the first waiter instead of
+ * raising the count, so a task arriving later cannot take it first; a waiter
+ * cancelled after being handed a permit passes it on.
+ *
+ * A permit handed over is `lent` until its waiter runs: asyncio counts it
+ * in the value until then, and so must the bound, or a stray release while
+ * it is on its way would make one permit too many. Invariant: value + lent
+ * <= bound (UINT_MAX for a plain semaphore). */
 #include <limits.h>
 #include <stdlib.h>
 
@@ -9,11 +14,13 @@
 
 struct ringo_sem {
     unsigned value;        /* free permits; 0 whenever someone waits */
+    unsigned lent;         /* handed to woken waiters that have not run yet */
+    unsigned bound;        /* value + lent may not exceed it */
     ringo__waitq waiters;
     ringo_loop *_Atomic loop;
 };
 
-int ringo_sem_new(ringo_sem **out, unsigned value)
+static int sem_new(ringo_sem **out, unsigned value, unsigned bound)
 {
     if (!out)
         return -EINVAL;
@@ -21,19 +28,32 @@ int ringo_sem_new(ringo_sem **out, unsigned value)
     if (!s)
         return -ENOMEM;
     s->value = value;
+    s->lent = 0;
+    s->bound = bound;
     ringo__waitq_init(&s->waiters);
     atomic_init(&s->loop, NULL);
     *out = s;
     return 0;
 }
 
+int ringo_sem_new(ringo_sem **out, unsigned value)
+{
+    return sem_new(out, value, UINT_MAX);
+}
+
+int ringo_sem_new_bounded(ringo_sem **out, unsigned value)
+{
+    return sem_new(out, value, value);
+}
+
 static int sem_give(ringo_sem *s)
 {
-    if (ringo__waitq_grant(&s->waiters))
-        return 0;
-    if (s->value == UINT_MAX)
+    if (s->value + s->lent >= s->bound)
         return -EOVERFLOW;
-    s->value++;
+    if (ringo__waitq_grant(&s->waiters))
+        s->lent++;
+    else
+        s->value++;
     return 0;
 }
 
@@ -44,9 +64,10 @@ static __attribute__((noinline)) int sem_wait(ringo_loop *l, ringo_sem *s)
     int ret = ringo__waitq_wait(l, &s->waiters, &w);
     if (ret < 0)
         return ret;
+    s->lent--;
     if (RINGO_UNLIKELY(l->current->cancelled)) {
-        /* The permit came from a release that found value == 0 and gave it
-         * to us instead: handing it on cannot overflow. */
+        /* Our permit counted in value + lent until the line above: handing
+         * it on cannot pass the bound. */
         (void)sem_give(s);
         return -ECANCELED;
     }

@@ -17,6 +17,7 @@ static inline void waiter_queue(ringo_loop *l, ringo__waitq *q, ringo__waiter *w
     w->task = l->current;
     w->q = q;
     w->item = NULL;
+    w->result = 0;
     w->granted = false;
     rlist_push(&q->head, &w->link);
     q->n++;

@@ -1,5 +1,5 @@
 /* A FIFO of tasks waiting on a synchronization primitive (Lock, Event,
- * Semaphore, Condition, Queue), and the one wait they all use.
+ * Semaphore, Condition, Queue, Barrier), and the one wait they all use.
  *
  * Waiter nodes live on the waiting task's stack: no allocation per wait.
  * A primitive gives a waiter what it waits for with ringo__waitq_grant (the
@@ -29,6 +29,8 @@ typedef struct ringo__waiter {
     ringo_task *task;
     ringo__waitq *q;
     void *item;            /* Queue: the item handed to a getter */
+    int result;            /* what a grant says besides itself: a barrier's
+                              arrival index, -EPIPE (broken, shut down) */
     bool granted;
 } ringo__waiter;
 
@@ -69,10 +71,11 @@ int ringo__waitq_wait(ringo_loop *l, ringo__waitq *q, ringo__waiter *w);
  * gave up on a deadlock. */
 int ringo__waitq_wait_uninterruptible(ringo_loop *l, ringo__waitq *q, ringo__waiter *w);
 
-/* Lock, Event, Semaphore, Condition and Queue belong to the loop of the
- * first task that makes an int-returning call on them; a task of another
- * loop gets -EXDEV, before any other check. Outside a loop nothing binds.
- * One relaxed load on the fast path (a plain load on x86-64 and aarch64). */
+/* Lock, Event, Semaphore, Condition, Queue and Barrier belong to the loop
+ * of the first task that makes an int-returning call on them; a task of
+ * another loop gets -EXDEV, before any other check. Outside a loop nothing
+ * binds. One relaxed load on the fast path (a plain load on x86-64 and
+ * aarch64). */
 static inline int ringo__bind(ringo_loop *_Atomic *owner)
 {
     ringo_loop *l = ringo__loop;

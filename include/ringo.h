@@ -318,6 +318,10 @@ RINGO_API int  ringo_sem_new(ringo_sem **out, unsigned value);
 RINGO_API int  ringo_sem_acquire(ringo_sem *s);
 RINGO_API int  ringo_sem_release(ringo_sem *s);     /* -EOVERFLOW past UINT_MAX */
 RINGO_API void ringo_sem_free(ringo_sem *s);
+/* asyncio.BoundedSemaphore: a release that would raise the free permits
+ * (counting those handed to woken waiters that have not run yet) past value
+ * returns -EOVERFLOW and changes nothing (asyncio raises ValueError). */
+RINGO_API int  ringo_sem_new_bounded(ringo_sem **out, unsigned value);
 
 typedef struct ringo_cond ringo_cond;
 RINGO_API int  ringo_cond_new(ringo_cond **out, ringo_lock *l);   /* l borrowed, outlives c */
@@ -340,6 +344,86 @@ RINGO_API size_t ringo_queue_size(const ringo_queue *q);
 RINGO_API void ringo_queue_task_done(ringo_queue *q);  /* one per item got */
 RINGO_API int  ringo_queue_join(ringo_queue *q);       /* until every item is done */
 RINGO_API void ringo_queue_free(ringo_queue *q);
+
+/* asyncio.LifoQueue and asyncio.PriorityQueue: the same calls, waiting,
+ * cancellation, size, task_done and join as the FIFO queue; only the order
+ * items come out in differs. LIFO: the newest item first. Priority: the item
+ * that cmp puts first (cmp(a, b) < 0: a comes first; cmp gets the items
+ * themselves), equal ones in the order they were put. cmp must be consistent
+ * and must not call back into the queue. */
+typedef int (*ringo_cmp_fn)(const void *a, const void *b);   /* < 0: a comes first */
+RINGO_API int  ringo_queue_new_lifo(ringo_queue **out, size_t maxsize);
+RINGO_API int  ringo_queue_new_priority(ringo_queue **out, size_t maxsize, ringo_cmp_fn cmp);
+/* Queue.shutdown (Python 3.13), on any kind of queue. From then on put and
+ * put_nowait return -EPIPE, and putters waiting for room wake with -EPIPE;
+ * get and get_nowait return the items left, then -EPIPE once none is left
+ * to take (an item promised to a woken getter is that getter's), and
+ * getters waiting on the empty queue wake with -EPIPE. immediate: the items
+ * still queued (those promised to woken getters too) are dropped and counted
+ * as done for join (items already got still need task_done), so getters get
+ * -EPIPE at once. A second call may turn a plain shutdown into an immediate
+ * one. Like task_done, it does not bind the queue: call it on the queue's
+ * loop. */
+RINGO_API void ringo_queue_shutdown(ringo_queue *q, bool immediate);
+
+/* asyncio.Barrier: parties tasks meet. A wait returns when the last of them
+ * arrives: the arrival index 0..parties-1 (the last arrival gets
+ * parties-1 and does not suspend), then the barrier is ready for the next
+ * round. -EPIPE when broken (BrokenBarrierError): by ringo_barrier_abort,
+ * or by ringo_barrier_reset for those waiting then. As in CPython, a waiter
+ * cancelled (or past its deadline) before the barrier fills leaves it
+ * (-ECANCELED / -ETIMEDOUT) and the others wait on for one more arrival; one
+ * cancelled after the last arrival released it gets -ECANCELED and the
+ * round stands for the others. Indices are positions among the tasks that
+ * made the round, so they never repeat. -EINVAL: parties == 0. */
+typedef struct ringo_barrier ringo_barrier;
+RINGO_API int  ringo_barrier_new(ringo_barrier **out, unsigned parties);
+RINGO_API int  ringo_barrier_wait(ringo_barrier *b);
+RINGO_API void ringo_barrier_abort(ringo_barrier *b);  /* every waiter, and every wait
+                                                          until a reset, gets -EPIPE */
+RINGO_API void ringo_barrier_reset(ringo_barrier *b);  /* waiters get -EPIPE; b is
+                                                          usable again (not broken) */
+RINGO_API void ringo_barrier_free(ringo_barrier *b);
+
+/* ---- Completion order and futures [as_completed, Future] ----------------- */
+
+/* asyncio.as_completed over n tasks the caller holds (a task of another loop
+ * too, as for ringo_wait). A task given twice is watched once, as asyncio
+ * makes a set of them. The completions watch; they hold no reference: do
+ * not await or release a task before _next returned it. -EPERM outside a
+ * task, -EINVAL (NULL, n == 0 or a handle not held), -ENOMEM. */
+typedef struct ringo_completions ringo_completions;
+RINGO_API int  ringo_as_completed_new(ringo_completions **out, ringo_task **tasks, size_t n);
+/* The next task to finish, in finishing order (those done already first, in
+ * the order given): *done gets it, and the caller awaits or detaches it.
+ * timeout_ns < 0: no timeout, 0: do not wait. -ENOENT once every task was
+ * returned; -ETIMEDOUT when the timeout (or the task's deadline) passes
+ * first: nothing is cancelled, a later call may still return the task;
+ * -ECANCELED; -EXDEV from another loop than _new's; -EBUSY while another
+ * task waits in _next on c. */
+RINGO_API int  ringo_as_completed_next(ringo_completions *c, int64_t timeout_ns,
+                                       ringo_task **done);
+RINGO_API void ringo_as_completed_free(ringo_completions *c);  /* refused while a
+                                                                  task waits in _next */
+
+/* A result set once, from any thread (a foreign library's callback thread,
+ * another loop, a task), awaited by any number of tasks on any loops. */
+typedef struct ringo_future ringo_future;
+RINGO_API int  ringo_future_new(ringo_future **out);
+/* Any thread: store status and value (borrowed pointer, passed on as is) and
+ * wake every waiter. Never blocks on a loop. -EALREADY if already set (the
+ * first result stays), -EINVAL. */
+RINGO_API int  ringo_future_set(ringo_future *f, int status, void *value);
+/* A task: suspend until f is set (at once if it is), then return the status
+ * set and store the value in *value (value may be NULL). A wait cancelled or
+ * past the task's deadline returns -ECANCELED / -ETIMEDOUT and leaves f as
+ * it is (unset, unlike asyncio's Future, whose cancelled await cancels it).
+ * -EPERM outside a task, -EINVAL. Not a deadlock: another thread may set f. */
+RINGO_API int  ringo_future_wait(ringo_future *f, void **value);
+RINGO_API bool ringo_future_done(const ringo_future *f);
+/* Once no thread can call _set or _wait on f; refused with a message while
+ * tasks wait on it. */
+RINGO_API void ringo_future_free(ringo_future *f);
 
 /* ---- Threads [to_thread] ------------------------------------------------ */
 

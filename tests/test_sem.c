@@ -195,3 +195,69 @@ Test(sem, free_with_waiters_is_refused_with_a_message)
     cr_assert_eq(run_clean(refuse_main, &p), 0);
     ringo_sem_free(p.s);
 }
+
+/* ---- BoundedSemaphore --------------------------------------------------- */
+
+static int bounded_main(void *arg)
+{
+    struct pool *p = arg;
+    cr_assert_eq(ringo_sem_release(p->s), -EOVERFLOW, "all permits free: one too many");
+    struct taker k[3];
+    ringo_task *t[3];
+    spawn_takers(k, t, 3, p);   /* value 2: two get through, one waits */
+    cr_assert_eq(p->n, 2);
+    cr_assert_eq(ringo_sem_release(p->s), 0);   /* handed to taker 2, not run yet */
+    cr_assert_eq(ringo_sem_release(p->s), 0);   /* value 1 + 1 on its way: at the bound */
+    cr_assert_eq(ringo_sem_release(p->s), -EOVERFLOW,
+                 "the permit on its way to the woken waiter counts against the bound");
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(ringo_await(t[i]), 0);
+    cr_assert_eq(p->n, 3);
+    cr_assert_eq(ringo_sem_release(p->s), 0);   /* taker 2's permit */
+    cr_assert_eq(ringo_sem_release(p->s), -EOVERFLOW, "and nothing changed on failure");
+    cr_assert_eq(ringo_sem_acquire(p->s), 0);
+    cr_assert_eq(ringo_sem_acquire(p->s), 0);
+    cr_assert_eq(ringo_sem_release(p->s), 0);
+    cr_assert_eq(ringo_sem_release(p->s), 0);
+    return 0;
+}
+
+Test(sem, bounded_release_past_the_initial_value_is_refused)
+{
+    struct pool p = { 0 };
+    cr_assert_eq(ringo_sem_new_bounded(NULL, 1), -EINVAL);
+    cr_assert_eq(ringo_sem_new_bounded(&p.s, 2), 0);
+    cr_assert_eq(run_clean(bounded_main, &p), 0);
+    ringo_sem_free(p.s);
+    ringo_sem *z;
+    cr_assert_eq(ringo_sem_new_bounded(&z, 0), 0);
+    cr_assert_eq(ringo_sem_release(z), -EOVERFLOW, "a bound of 0 allows no release");
+    ringo_sem_free(z);
+}
+
+static int bounded_cancel_main(void *arg)
+{
+    struct pool *p = arg;
+    cr_assert_eq(ringo_sem_acquire(p->s), 0);   /* value 0 */
+    struct taker k[2];
+    ringo_task *t[2];
+    spawn_takers(k, t, 2, p);
+    cr_assert_eq(ringo_sem_release(p->s), 0);   /* to taker 0 */
+    cr_assert_eq(ringo_cancel(t[0]), 0);        /* which passes it on to taker 1 */
+    cr_assert_eq(ringo_await(t[0]), -ECANCELED);
+    cr_assert_eq(ringo_await(t[1]), 0);
+    /* One permit in all, held by taker 1: one release, not two. */
+    cr_assert_eq(ringo_sem_release(p->s), 0);
+    cr_assert_eq(ringo_sem_release(p->s), -EOVERFLOW, "the cancelled waiter made a permit");
+    return 0;
+}
+
+Test(sem, bounded_permit_passed_on_by_a_cancelled_waiter_stays_within_the_bound)
+{
+    struct pool p = { 0 };
+    cr_assert_eq(ringo_sem_new_bounded(&p.s, 1), 0);
+    cr_assert_eq(run_clean(bounded_cancel_main, &p), 0);
+    cr_assert_eq(p.n, 1);
+    cr_assert_eq(p.order[0], 1);
+    ringo_sem_free(p.s);
+}
