@@ -277,8 +277,8 @@ ssize_t ringo_dgram_send(ringo_dgram *d, const void *buf, size_t n, const struct
     int ret = ringo__enter(&l);
     if (ret < 0)
         return ret;
-    if (d->closed)
-        return -EBADF;
+    if (d->closed || d->loop != l)
+        return d->closed ? -EBADF : -EINVAL;
     /* Past 64 KiB no datagram fits; the kernel says so for a bit less. */
     struct iovec iov = { .iov_base = (void *)buf, .iov_len = n > 65536 ? 65536 : n };
     struct msghdr msg = { .msg_name = (void *)to, .msg_namelen = to ? tolen : 0,
@@ -315,7 +315,12 @@ static void users_out(ringo_dgram *d)
 static void endpoint_free(ringo_dgram *d, ringo_loop *l, bool in_task)
 {
     d->closed = true;
+    bool users = !rlist_empty(&d->users);
     users_out(d);
+    /* Let those already woken (epoll: ready to retry their call) leave
+     * before the number is closed and maybe reused under them. */
+    if (users && in_task)
+        ringo__yield_now(l);
     ringo__dgram_recv_stop(d, l, in_task);
     ringo__fd_forget(l, d->fd);
     close(d->fd);   /* a UDP socket's close does not block */

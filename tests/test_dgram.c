@@ -361,20 +361,31 @@ static int recv_many_task(void *arg)
     return (int)ringo_dgram_recv_many(arg, &m, 1);
 }
 
+/* With a deadline far off: the close, not the deadline, ends its wait. */
+static int recv_deadline_task(void *arg)
+{
+    ringo_deadline(ringo_now() + RINGO_SEC(30));
+    return recv_task(arg);
+}
+
 static int waits_main(void *arg)
 {
     (void)arg;
     ringo_dgram *s, *c;
     open_pair(&s, &c);
     int sport = ringo_dgram_port(s);
-    /* Closed under two waiting readers: both get -EBADF. */
-    ringo_task *t[2];
+    /* Closed under three waiting readers: each gets -EBADF, at once. */
+    ringo_task *t[3];
     cr_assert_eq(ringo_spawn(&t[0], recv_task, s), 0);
     cr_assert_eq(ringo_spawn(&t[1], recv_many_task, s), 0);
+    cr_assert_eq(ringo_spawn(&t[2], recv_deadline_task, s), 0);
     cr_assert_eq(ringo_sleep(RINGO_MS(5)), 0);
+    int64_t t0 = ringo_now();
     cr_assert_eq(ringo_dgram_close(s), 0);
     cr_assert_eq(ringo_await(t[0]), -EBADF);
     cr_assert_eq(ringo_await(t[1]), -EBADF);
+    cr_assert_eq(ringo_await(t[2]), -EBADF);
+    cr_assert_lt(ringo_now() - t0, RINGO_SEC(5));
     /* A waiting receive cancelled; what comes next is still received. */
     cr_assert_eq(ringo_spawn(&t[0], recv_task, c), 0);
     cr_assert_eq(ringo_sleep(RINGO_MS(5)), 0);
