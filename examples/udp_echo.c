@@ -150,7 +150,7 @@ static int client(void *arg)
         tick = progress + RINGO_SEC(1);
     }
     printf("udp_echo: echoed %ld/%ld\n", echoed, o->count);
-    if (bad)
+    if (bad)   /* not counted as echoed */
         fprintf(stderr, "udp_echo: %ld echoes differed from what was sent\n", bad);
     free(seen);
     free(out);
@@ -179,10 +179,12 @@ int main(int argc, char **argv)
             o.gro = true;
             continue;
         }
-        i++;
-        if (!strcmp(a, "--host") && val)
+        i++;   /* every other option takes a value */
+        if (!val)
+            ok = false;
+        else if (!strcmp(a, "--host"))
             o.host = val;
-        else if (!strcmp(a, "--port") && val)
+        else if (!strcmp(a, "--port"))
             o.port = val;
         else if (!strcmp(a, "--loops") && srv && (ok = num(val, 1, &v)))
             o.loops = (unsigned)v;
