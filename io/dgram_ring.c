@@ -11,6 +11,11 @@
 #define RING_LEN (DGRAM_BUFS * sizeof(struct io_uring_buf))
 _Static_assert(RING_LEN % 4096 == 0, "the buffers start on a page");
 
+/* A multishot stopped for want of buffers resumes once half are free
+ * again: resuming at the first one back would cost an SQE and a failed
+ * completion per datagram while a backlog drains. */
+#define RESUME_AT (DGRAM_BUFS / 2)
+
 static void ms_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags);
 
 static char *buf_at(const ringo_dgram *d, unsigned bid)
@@ -70,7 +75,7 @@ static void buf_put(ringo_dgram *d, unsigned bid)
                           io_uring_buf_ring_mask(DGRAM_BUFS), 0);
     io_uring_buf_ring_advance(d->br, 1);
     d->held--;
-    if (d->stalled && !d->armed && !d->closed)
+    if (d->stalled && d->held <= RESUME_AT && !d->armed && !d->closed)
         arm(d, d->loop);   /* it stopped for want of buffers */
 }
 
@@ -172,8 +177,8 @@ static void ms_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
         if (d->closed || res < 0 || queue_buf(d, bid, res) < 0)
             buf_put(d, bid);   /* UDP may drop; a queue without memory does */
     } else if (res == -ENOBUFS) {
-        /* Buffers given back since the kernel looked: go on at once. */
-        rearm = d->held < DGRAM_BUFS;
+        /* Enough buffers given back since the kernel looked: go on. */
+        rearm = d->held <= RESUME_AT;
         d->stalled = !rearm;
     } else if (res == -EINVAL && !d->held && !d->qlen) {
         d->ms = d->dl->multishot = false;   /* the kernel has no multishot recvmsg */

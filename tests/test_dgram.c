@@ -287,6 +287,9 @@ static int refused_main(void *arg)
     cr_assert_eq(ringo_dgram_send(c, "ping", 4, NULL, 0), 4);
     char buf[8] = { 0 };
     cr_assert_eq(ringo_dgram_recv(c, buf, sizeof buf, NULL, NULL), -ECONNREFUSED);
+    cr_assert_eq(ringo_dgram_send(c, "ping", 4, NULL, 0), 4);
+    ringo_dgram_msg m = { .buf = buf, .len = sizeof buf };
+    cr_assert_eq(ringo_dgram_recv_many(c, &m, 1), -ECONNREFUSED, "recv_many reports it too");
     /* Once: the endpoint is open and receives from a peer that appears. */
     cr_assert_eq(ringo_dgram_open(&s, "127.0.0.1", port_str(port), NULL, NULL), 0);
     struct sockaddr_in to = loopback(ringo_dgram_port(c));
