@@ -170,7 +170,8 @@ static void ms_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
 {
     ringo_dgram *d = (ringo_dgram *)((char *)h - offsetof(ringo_dgram, rq));
     ringo_loop *l = d->loop;
-    bool rearm = res >= 0 || icmp_error(res);
+    /* Stopped by the kernel, not by us (we cancel only at close): go on. */
+    bool rearm = res >= 0 || icmp_error(res) || res == -ECANCELED || res == -EINTR;
     if (flags & RINGO_CQE_BUFFER) {
         unsigned bid = flags >> RINGO_CQE_BUFFER_SHIFT;
         d->held++;
@@ -182,8 +183,8 @@ static void ms_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
         d->stalled = !rearm;
     } else if (res == -EINVAL && !d->held && !d->qlen) {
         d->ms = d->dl->multishot = false;   /* the kernel has no multishot recvmsg */
-    } else if (res < 0 && res != -ECANCELED && !d->closed) {
-        (void)push_err(d, res);   /* the next receive re-arms */
+    } else if (res < 0 && res != -ECANCELED && res != -EINTR && !d->closed) {
+        (void)push_err(d, res);   /* ICMP errors re-arm; others at the next receive */
     }
     if (!(flags & RINGO_CQE_MORE)) {
         d->armed = false;
