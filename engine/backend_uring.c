@@ -381,7 +381,11 @@ static void op_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
     op->rq.res = res;
     op->rq.flags = flags;
     l->inflight--;
-    if (RINGO_UNLIKELY(op->tm.fire) && (res == -ECANCELED || res == -EINTR) &&
+    /* Cancelled with no interruption (wait.why 0) and not by the task's
+     * cancel: the linked timeout cut it, and the task wakes in the timers'
+     * order. An interruption of another kind (ringo__interrupt: an endpoint
+     * closed under it) wakes it now. */
+    if (RINGO_UNLIKELY(op->tm.fire) && (res == -ECANCELED || res == -EINTR) && !op->wait.why &&
         !op->task->cancelled && ringo__timer_insert(l, &op->tm) == 0)
         return;
     ringo__wake(op->task);

@@ -548,7 +548,9 @@ RINGO_API ssize_t ringo_dgram_send_many(ringo_dgram *d, const ringo_dgram_msg *m
 RINGO_API int ringo_dgram_set_gro(ringo_dgram *d, bool on);
 RINGO_API int ringo_dgram_port(const ringo_dgram *d);   /* the bound local port */
 RINGO_API int ringo_dgram_fd(const ringo_dgram *d);
-/* Closes the socket; receives waiting in other tasks return -EBADF. */
+/* Closes the socket; receives and sends waiting in other tasks return
+ * -EBADF. An endpoint belongs to the loop that opened it (the calls return
+ * -EINVAL on another); one still open when its loop closes is closed then. */
 RINGO_API int ringo_dgram_close(ringo_dgram *d);
 
 /* ---- sendfile [loop.sendfile] -------------------------------------------- */

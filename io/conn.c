@@ -67,7 +67,8 @@ static void gai_work(struct ringo__job *job)
         g->res = NULL;
 }
 
-int ringo__resolve(const char *host, const char *port, int flags, struct addrinfo **out)
+int ringo__resolve_type(const char *host, const char *port, int socktype, int flags,
+                       struct addrinfo **out)
 {
     int kind = port_kind(port);
     if (kind < 0)
@@ -76,7 +77,7 @@ int ringo__resolve(const char *host, const char *port, int flags, struct addrinf
         .job.work = gai_work,
         .host = host,
         .port = port,
-        .hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = flags },
+        .hints = { .ai_family = AF_UNSPEC, .ai_socktype = socktype, .ai_flags = flags },
     };
     if (kind == 1) {
         /* Pure parsing, no I/O: done on the loop. EAI_NONAME = not a literal. */
@@ -103,6 +104,11 @@ int ringo__resolve(const char *host, const char *port, int flags, struct addrinf
         return gai_errno(g.rc, g.err);
     *out = g.res;
     return 0;
+}
+
+int ringo__resolve(const char *host, const char *port, int flags, struct addrinfo **out)
+{
+    return ringo__resolve_type(host, port, SOCK_STREAM, flags, out);
 }
 
 int ringo__unix_addr(struct sockaddr_un *sa, socklen_t *len, const char *path)

@@ -20,6 +20,9 @@
  *   -ECANCELED / -ETIMEDOUT while a lookup ran on the pool (it finished
  *             first and its result is freed); -ENOMEM. */
 int ringo__resolve(const char *host, const char *port, int flags, struct addrinfo **out);
+/* The same for another socket type (SOCK_DGRAM: UDP endpoints). */
+int ringo__resolve_type(const char *host, const char *port, int socktype, int flags,
+                       struct addrinfo **out);
 
 /* Fill a sockaddr_un for path: -EINVAL (NULL or empty), -ENAMETOOLONG
  * (does not fit sun_path with its NUL). */

@@ -81,7 +81,7 @@ static void streams_close(ringo__closer *c, ringo_loop *l)
     free(sl);
 }
 
-static bool env_no_multishot(void)
+bool ringo__env_no_multishot(void)
 {
     const char *v = getenv("RINGO_NO_MULTISHOT");
     return v && *v && strcmp(v, "0") != 0;
@@ -101,7 +101,7 @@ static ringo__streams *streams_get(ringo_loop *l)
     sl->kick_tm.idx = RINGO_TIMER_IDLE;
     sl->kick_tm.fire = kick_fire;
     /* Multishot recv needs 6.0; the ring (5.19) is tried at the first read. */
-    sl->multishot = ringo__can(l, RINGO_CAP_RECV_MULTI) && !env_no_multishot();
+    sl->multishot = ringo__can(l, RINGO_CAP_RECV_MULTI) && !ringo__env_no_multishot();
     sl->closer.close = streams_close;
     ringo__at_close(l, &sl->closer);
     tls_streams = sl;

@@ -104,6 +104,9 @@ static inline size_t ringo__stream_rbuffered(const ringo_stream *s) { return s->
 static inline size_t ringo__stream_wbuffered(const ringo_stream *s) { return s->wlen - s->whead; }
 
 /* stream.c */
+/* RINGO_NO_MULTISHOT=1 in the environment: the plain receive paths (read
+ * once per loop, so tests can cover both). */
+bool ringo__env_no_multishot(void);
 bool ringo__streams_multishot(ringo__streams *sl);   /* lazily sets up the buffer ring */
 bool ringo__stream_busy(const ringo_stream *s);      /* an op in flight or bytes to send */
 void ringo__stream_after_cqe(ringo_stream *s);       /* from a CQE handler */
