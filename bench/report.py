@@ -184,6 +184,13 @@ ROWS = [
         "  openssl speed -evp aes-256-gcm enc + dec, 16 KiB blocks, + plain's", metric="cpu"),
     Row("BM_tls_bulk_1GiB/speed_enc", "  openssl speed -evp, encrypt", metric="cpu"),
     Row("BM_tls_bulk_1GiB/speed_dec", "  openssl speed -evp -decrypt", metric="cpu"),
+    # bench/stream_write.py: tls_bulk's plain mode with and without --zc, per
+    # KiB, both ends in one process pinned to one CPU. No target: loopback
+    # copies a zero-copy send's pages anyway; the ratio is why it is off by default
+    Row("BM_stream_write_64KiB/send_zc",
+        "64 KiB stream writes, loopback TCP, RINGO_CFG_SEND_ZC: CPU ns per KiB",
+        baseline="BM_stream_write_64KiB/copy", vs="copy", metric="cpu"),
+    Row("BM_stream_write_64KiB/copy", "  the same, plain sends (the default)", metric="cpu"),
     # scripts/bench.sh's second http_bench.py run: every server on the first
     # two CPUs, wrk on either; real = wall ns per request (1e9 / req/s)
     Row("net2cpu/c100/ringo_loops2", "HTTP on 2 CPUs shared with wrk, 100 conns: --loops 2, req/s",
