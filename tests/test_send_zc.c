@@ -192,6 +192,31 @@ Test(send_zc, loop_close_waits_for_the_notifications)
     close(fds[1]);
 }
 
+/* A peer that never reads holds the pages of the sends still in the
+ * socket's queue: loop close lingers (10 s), then resets the connection so
+ * their notifications come, rather than waiting forever. */
+static int stuck_main(void *arg)
+{
+    int *fds = arg;
+    ringo_stream *a = wrap(fds[0]);
+    for (int i = 0; i < 16; i++)
+        cr_assert_eq(ringo_stream_write(a, pat, 1 << 20), 1 << 20);
+    cr_assert_eq(ringo_sleep(RINGO_MS(50)), 0);   /* the sends go out and the window shuts */
+    return 0;
+}
+
+Test(send_zc, loop_close_gives_up_on_a_peer_that_never_reads, .timeout = 40)
+{
+    pat_init();
+    int fds[2];
+    tcp_pair(fds);
+    int64_t t0 = ringo_now();
+    cr_assert_eq(ringo_run_config(&zc_cfg, stuck_main, fds), 0);
+    cr_assert_lt(ringo_now() - t0, RINGO_SEC(30), "loop close did not hang");
+    cr_assert_eq(fcntl(fds[0], F_GETFD), -1, "the loop closed the stream");
+    close(fds[1]);
+}
+
 /* ---- errors ------------------------------------------------------------ */
 
 static int vanish_main(void *arg)
