@@ -78,7 +78,7 @@ static void patch_send(ringo_stream *s)
 /* Whether a zero-copy send's notification is still to release b. */
 static bool zc_holds(const ringo_stream *s, const char *b)
 {
-    for (unsigned i = 0; s->znotif && i < RINGO_ZC_SLOTS; i++)
+    for (unsigned i = 0; b && s->znotif && i < RINGO_ZC_SLOTS; i++)
         if (s->zc[i].held == b)
             return true;
     return false;
@@ -90,7 +90,7 @@ static bool zc_holds(const ringo_stream *s, const char *b)
  * it is late.) */
 static bool wbuf_held(ringo_stream *s)
 {
-    return (s->wbuf && zc_holds(s, s->wbuf)) ||
+    return zc_holds(s, s->wbuf) ||
            (s->sstate == SEND_DATA && s->sending == s->wbuf && !ringo__io_patch(s->sl->loop, s->srq));
 }
 
@@ -219,7 +219,7 @@ static void sent(ringo_stream *s, int32_t res)
         s->whead = s->wlen;   /* the peer is gone: drop the queue, as asyncio */
     }
     if (s->whead == s->wlen) {
-        bool held = s->wbuf && zc_holds(s, s->wbuf);
+        bool held = zc_holds(s, s->wbuf);
         s->whead = s->wlen = 0;
         if (held || s->wcap > WBUF_KEEP) {
             b = s->wbuf;
