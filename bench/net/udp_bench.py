@@ -20,6 +20,11 @@ datagram. Then N rounds: each round runs every (server, size) pair once, in
 shuffled order, with bench/net/udp_load pinned to --client-cpu (default:
 the first CPU) for S seconds: K sockets of W datagrams in flight each (the
 GRO rows: --gso, UDP_SEGMENT trains received with UDP_GRO, --gso-window).
+By default W keeps what is in flight within a server socket's default
+receive buffer (net.core.rmem_default, 212992 bytes: about 24 KiB of kernel
+memory per socket: 32 datagrams of 64 B, 12 of 1200 B; trains: 64 and 16),
+so that nothing is dropped for want of room; the "drops" column is the
+host's Udp RcvbufErrors over the run (it should stay 0).
 The plain rows' client sends its trains with UDP_SEGMENT too (--send-gso):
 a server without UDP_GRO still gets single datagrams (the kernel splits the
 train before it queues it), and on loopback the sender's CPU pays for the
@@ -150,12 +155,28 @@ class Server:
         return status if status is not None else self.proc.returncode
 
 
+def window(args, size, gro_row):
+    """Datagrams in flight per socket: about 24 KiB of a receive buffer each
+    (a datagram costs its size and some 700 bytes of skb; a train little more
+    than its payload)."""
+    if gro_row:
+        return args.gso_window or max(8, min(64, 20000 // size))
+    return args.window or max(4, min(64, 24576 // (size + 700)))
+
+
+def rcvbuf_errors():
+    """The host's Udp RcvbufErrors (datagrams dropped: a receive buffer full)."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    return int(rows[1][rows[0].index("RcvbufErrors")]) if len(rows) >= 2 else 0
+
+
 def run_load(args, load, port, size, gro_row, cpu):
     """One udp_load run: its figures and CPU seconds."""
     argv = http_bench.taskset(cpu) + [
         load, "--host", HOST, "--port", str(port), "--size", str(size),
         "--sockets", str(args.sockets), "--duration", str(args.duration),
-        "--window", str(args.gso_window if gro_row else args.window),
+        "--window", str(window(args, size, gro_row)),
         "--gso" if gro_row else "--send-gso"]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = p.stdout.read().decode(errors="replace")
@@ -171,7 +192,8 @@ def bench_row(name, r, **extra):
     row = {"name": name, "run_name": name, "run_type": "iteration",
            "real_time": 1e9 / r["rate"], "cpu_time": r["cpu_ns"], "time_unit": "ns",
            "ops_per_iter": 1, "iterations": 1, "dgrams_per_s": r["rate"],
-           "server_util": r["util"], "client_util": r["client_util"], "lost": r["lost"]}
+           "server_util": r["util"], "client_util": r["client_util"], "lost": r["lost"],
+           "drops": r["drops"]}
     row.update(extra)
     return row
 
@@ -196,10 +218,9 @@ def main(argv):
     ap.add_argument("--server-cpu", default=str(cpus[-1]))
     ap.add_argument("--client-cpu", default=str(cpus[0]))
     ap.add_argument("--sockets", type=int, default=4)
-    ap.add_argument("--window", type=int, default=16,
-                    help="datagrams in flight per socket (their sum must fit the "
-                         "server's receive buffer: 212992 bytes by default)")
-    ap.add_argument("--gso-window", type=int, default=64)
+    ap.add_argument("--window", type=int,
+                    help="datagrams in flight per socket (default: by size, see above)")
+    ap.add_argument("--gso-window", type=int)
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -233,7 +254,7 @@ def main(argv):
             for name, size in order:
                 srv = servers[name]
                 gro_row = table[name][2]
-                c0 = srv.cpu()
+                c0, d0 = srv.cpu(), rcvbuf_errors()
                 try:
                     fig, client_cpu = run_load(args, load, srv.port, size, gro_row,
                                                args.client_cpu)
@@ -248,6 +269,7 @@ def main(argv):
                 runs[(name, size)].append({
                     "rate": fig["dgrams_per_s"], "cpu_ns": used * 1e9 / got,
                     "util": used / fig["duration_s"], "lost": fig["lost"],
+                    "drops": rcvbuf_errors() - d0,
                     "client_util": client_cpu / fig["duration_s"]})
     finally:
         for name, srv in servers.items():
@@ -258,11 +280,11 @@ def main(argv):
                 failed = True
 
     rows = []
-    print("udp_bench: %d round(s) x %gs, %d sockets, window %d (GRO rows %d); server on CPU %s,"
-          " client on CPU %s" % (args.rounds, args.duration, args.sockets, args.window,
-                                 args.gso_window, args.server_cpu, args.client_cpu))
-    print("  %-16s %5s %12s %14s %9s %8s %8s" % ("server", "size", "dgrams/s", "CPU ns/dgram",
-                                                  "vs epoll", "server%", "client%"))
+    print("udp_bench: %d round(s) x %gs, %d sockets; server on CPU %s, client on CPU %s"
+          % (args.rounds, args.duration, args.sockets, args.server_cpu, args.client_cpu))
+    print("  %-16s %5s %6s %12s %14s %9s %8s %8s %7s" % (
+        "server", "size", "window", "dgrams/s", "CPU ns/dgram", "vs epoll", "server%",
+        "client%", "drops"))
     for size in sizes:
         base = med(runs.get((BASE, size), []), "cpu_ns")
         for name in names:
@@ -274,10 +296,11 @@ def main(argv):
                 continue
             rows += [bench_row(rname, r) for r in rs]
             util = med(rs, "util")
-            print("  %-16s %5d %12.0f %14.1f %8.2fx %7.0f%% %7.0f%%%s"
-                  % (name, size, med(rs, "rate"), med(rs, "cpu_ns"), med(rs, "cpu_ns") / base,
-                     util * 100, med(rs, "client_util") * 100,
-                     "  (server not saturated: client-bound)" if util < 0.9 else ""))
+            print("  %-16s %5d %6d %12.0f %14.1f %8.2fx %7.0f%% %7.0f%% %7d%s"
+                  % (name, size, window(args, size, table[name][2]), med(rs, "rate"),
+                     med(rs, "cpu_ns"), med(rs, "cpu_ns") / base, util * 100,
+                     med(rs, "client_util") * 100, sum(r["drops"] for r in rs),
+                     "  (server below 90%: not the bottleneck)" if util < 0.9 else ""))
         best = min((n for n in RINGO_PLAIN if runs.get((n, size))),
                    key=lambda n: med(runs[(n, size)], "cpu_ns"), default=None)
         bname = "udp/%dB/ringo_best" % size
