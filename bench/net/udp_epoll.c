@@ -41,10 +41,8 @@
 struct slot {
     struct sockaddr_storage from;
     struct iovec iov;
-    union {                   /* aligned for CMSG_* */
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } in, out;
+    _Alignas(struct cmsghdr) char in[CMSG_SPACE(sizeof(int))];   /* aligned for CMSG_* */
+    _Alignas(struct cmsghdr) char out[CMSG_SPACE(sizeof(int))];
 };
 
 static struct slot slots[BATCH];
@@ -91,8 +89,8 @@ static void arm_rx(int i)
                                      .msg_iov = &s->iov, .msg_iovlen = 1 };
     s->iov.iov_len = gro ? GRO_CAP : DGRAM_CAP;
     if (gro) {
-        rx[i].msg_hdr.msg_control = s->in.buf;
-        rx[i].msg_hdr.msg_controllen = sizeof s->in.buf;
+        rx[i].msg_hdr.msg_control = s->in;
+        rx[i].msg_hdr.msg_controllen = sizeof s->in;
     }
 }
 
@@ -108,12 +106,12 @@ static void echo(int fd, int n)
                                          .msg_iov = iov, .msg_iovlen = 1 };
         int seg = gro ? gro_size(&rx[i].msg_hdr) : 0;
         if (seg > 0 && rx[i].msg_len > (unsigned)seg) {
-            struct cmsghdr *c = &s->out.align;
+            struct cmsghdr *c = (struct cmsghdr *)s->out;
             c->cmsg_level = SOL_UDP;
             c->cmsg_type = UDP_SEGMENT;
             c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
             *(uint16_t *)CMSG_DATA(c) = (uint16_t)seg;
-            tx[i].msg_hdr.msg_control = s->out.buf;
+            tx[i].msg_hdr.msg_control = s->out;
             tx[i].msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
         }
     }

@@ -80,10 +80,8 @@ static char payload[GSO_SEGS * 1500];
 static char rxbuf[BATCH][RX_CAP];
 static struct iovec rxiov[BATCH], txiov[BATCH];
 static struct mmsghdr rx[BATCH], tx[BATCH];
-static union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-} rxc[BATCH], txc[BATCH];
+static _Alignas(struct cmsghdr) char rxc[BATCH][CMSG_SPACE(sizeof(int))];   /* CMSG_SPACE keeps */
+static _Alignas(struct cmsghdr) char txc[BATCH][CMSG_SPACE(sizeof(int))];   /* each row aligned */
 
 /* Send n datagrams of size bytes on fd: how many went (0 when it is full). */
 static long long send_some(int fd, long long n, size_t size, bool gso)
@@ -97,12 +95,12 @@ static long long send_some(int fd, long long n, size_t size, bool gso)
         txiov[msgs] = (struct iovec){ payload, (size_t)segs * size };
         tx[msgs].msg_hdr = (struct msghdr){ .msg_iov = &txiov[msgs], .msg_iovlen = 1 };
         if (segs > 1) {
-            struct cmsghdr *c = &txc[msgs].align;
+            struct cmsghdr *c = (struct cmsghdr *)txc[msgs];
             c->cmsg_level = SOL_UDP;
             c->cmsg_type = UDP_SEGMENT;
             c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
             *(uint16_t *)CMSG_DATA(c) = (uint16_t)size;
-            tx[msgs].msg_hdr.msg_control = txc[msgs].buf;
+            tx[msgs].msg_hdr.msg_control = txc[msgs];
             tx[msgs].msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
         }
         queued += segs;
@@ -124,8 +122,8 @@ static long long receive_some(int fd, size_t size, bool gro, long long *bad)
         rxiov[i] = (struct iovec){ rxbuf[i], gro ? RX_CAP : size + 1 };
         rx[i].msg_hdr = (struct msghdr){ .msg_iov = &rxiov[i], .msg_iovlen = 1 };
         if (gro) {
-            rx[i].msg_hdr.msg_control = rxc[i].buf;
-            rx[i].msg_hdr.msg_controllen = sizeof rxc[i].buf;
+            rx[i].msg_hdr.msg_control = rxc[i];
+            rx[i].msg_hdr.msg_controllen = sizeof rxc[i];
         }
     }
     int k = recvmmsg(fd, rx, BATCH, MSG_DONTWAIT, NULL);
