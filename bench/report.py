@@ -187,6 +187,44 @@ ROWS = [
         "  openssl speed -evp aes-256-gcm enc + dec, 16 KiB blocks, + plain's", metric="cpu"),
     Row("BM_tls_bulk_1GiB/speed_enc", "  openssl speed -evp, encrypt", metric="cpu"),
     Row("BM_tls_bulk_1GiB/speed_dec", "  openssl speed -evp -decrypt", metric="cpu"),
+    # bench/net/udp_bench.py: server CPU ns per datagram echoed (real: wall
+    # ns per datagram); ringo_best is ringo's non-GRO row with the lowest
+    # median (which one: the row's best_of field)
+    Row("udp/64B/ringo_best", "UDP echo 64 B, server CPU per datagram: ringo's best non-GRO row",
+        baseline="udp/64B/udp_epoll", vs="udp_epoll", max_ratio=0.9, metric="cpu"),
+    Row("udp/64B/ringo", "  the same, examples/udp_echo server", baseline="udp/64B/udp_epoll",
+        vs="udp_epoll", metric="cpu"),
+    Row("udp/64B/ringo_batch", "  the same, udp_echo server --batch 32",
+        baseline="udp/64B/udp_epoll", vs="udp_epoll", metric="cpu"),
+    Row("udp/64B/ringo_epoll", "  the same, --batch 32 on the epoll backend",
+        baseline="udp/64B/udp_epoll", vs="udp_epoll", metric="cpu"),
+    Row("udp/64B/udp_epoll", "  the same, epoll recvmmsg/sendmmsg 32 (bench/net/udp_epoll.c)",
+        metric="cpu"),
+    Row("udp/64B/udp_epoll_gro", "  GSO/GRO: udp_epoll --gro, client sends UDP_SEGMENT trains",
+        baseline="udp/64B/udp_epoll", vs="udp_epoll", speedup=True, metric="cpu"),
+    Row("udp/64B/ringo_batch_gro", "  GSO/GRO: udp_echo server --batch 32 --gro",
+        baseline="udp/64B/ringo_batch", vs="ringo_batch", speedup=True, metric="cpu"),
+    Row("udp/1200B/ringo_best", "UDP echo 1200 B, server CPU per datagram: ringo's best non-GRO row",
+        baseline="udp/1200B/udp_epoll", vs="udp_epoll", max_ratio=0.9, metric="cpu"),
+    Row("udp/1200B/ringo", "  the same, examples/udp_echo server", baseline="udp/1200B/udp_epoll",
+        vs="udp_epoll", metric="cpu"),
+    Row("udp/1200B/ringo_batch", "  the same, udp_echo server --batch 32",
+        baseline="udp/1200B/udp_epoll", vs="udp_epoll", metric="cpu"),
+    Row("udp/1200B/ringo_epoll", "  the same, --batch 32 on the epoll backend",
+        baseline="udp/1200B/udp_epoll", vs="udp_epoll", metric="cpu"),
+    Row("udp/1200B/udp_epoll", "  the same, epoll recvmmsg/sendmmsg 32 (bench/net/udp_epoll.c)",
+        metric="cpu"),
+    Row("udp/1200B/udp_epoll_gro", "  GSO/GRO: udp_epoll --gro, client sends UDP_SEGMENT trains",
+        baseline="udp/1200B/udp_epoll", vs="udp_epoll", speedup=True, metric="cpu"),
+    Row("udp/1200B/ringo_batch_gro", "  GSO/GRO: udp_echo server --batch 32 --gro",
+        baseline="udp/1200B/ringo_batch", vs="ringo_batch", speedup=True, metric="cpu"),
+    # bench/stream_write.py: tls_bulk's plain mode with and without --zc, per
+    # KiB, both ends in one process pinned to one CPU. No target: loopback
+    # copies a zero-copy send's pages anyway; the ratio is why it is off by default
+    Row("BM_stream_write_64KiB/send_zc",
+        "64 KiB stream writes, loopback TCP, RINGO_CFG_SEND_ZC: CPU ns per KiB",
+        baseline="BM_stream_write_64KiB/copy", vs="copy", metric="cpu"),
+    Row("BM_stream_write_64KiB/copy", "  the same, plain sends (the default)", metric="cpu"),
     # scripts/bench.sh's second http_bench.py run: every server on the first
     # two CPUs, wrk on either; real = wall ns per request (1e9 / req/s)
     Row("net2cpu/c100/ringo_loops2", "HTTP on 2 CPUs shared with wrk, 100 conns: --loops 2, req/s",

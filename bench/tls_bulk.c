@@ -3,19 +3,21 @@
  * process (writer, reader, the kernel's copies; with TLS, both ends' record
  * encryption and decryption).
  *
- * usage: tls_bulk tls --cert FILE --key FILE [--bytes N] [--write N]
- *        tls_bulk plain [--bytes N] [--write N]
+ * usage: tls_bulk tls --cert FILE --key FILE [--bytes N] [--write N] [--zc]
+ *        tls_bulk plain [--bytes N] [--write N] [--zc]
  *        tls_bulk probe PORT     (TLS client only: connect to 127.0.0.1:PORT
  *                                 with ringo's client context, write 1 KiB,
  *                                 close; for `openssl s_server` to say which
  *                                 cipher ringo's client gets)
  * N: bytes to send (default 1 GiB) and per ringo_stream_write (64 KiB).
+ * --zc: the loop runs with RINGO_CFG_SEND_ZC (zero-copy sends of
+ * RINGO_SEND_ZC_MIN bytes and more; bench/stream_write.py compares).
  * FILE: PEM (bench/tls_bulk.py makes an ECDSA P-256 pair with the openssl
  * command). The server task reads 64 KiB at a time and discards; the client
  * writes N bytes, draining after each write, then closes (close_notify).
  *
  * Prints one line:
- *   tls_bulk MODE bytes=B wall_s=W cpu_s=C user_s=U sys_s=S cpu_ns_per_byte=X
+ *   tls_bulk MODE bytes=B wall_s=W cpu_s=C user_s=U sys_s=S cpu_ns_per_byte=X send_zc=0|1
  * timed from the connection being up (handshake done) to the server's EOF;
  * CPU is getrusage(RUSAGE_SELF) over that span (every thread of the process,
  * io_uring's workers included). Exit status 0 when every byte arrived. */
@@ -129,8 +131,8 @@ static int run(void *arg)
 
 static int usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s tls --cert FILE --key FILE [--bytes N] [--write N]\n"
-                    "       %s plain [--bytes N] [--write N]\n"
+    fprintf(stderr, "usage: %s tls --cert FILE --key FILE [--bytes N] [--write N] [--zc]\n"
+                    "       %s plain [--bytes N] [--write N] [--zc]\n"
                     "       %s probe PORT\n", argv0, argv0, argv0);
     return 2;
 }
@@ -153,17 +155,24 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "plain") != 0) {
         return usage(argv[0]);
     }
-    for (; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--cert") == 0)
-            so.cert_file = argv[i + 1];
-        else if (strcmp(argv[i], "--key") == 0)
-            so.key_file = argv[i + 1];
-        else if (strcmp(argv[i], "--bytes") == 0)
-            b.bytes = strtoll(argv[i + 1], NULL, 0);
-        else if (strcmp(argv[i], "--write") == 0)
-            b.chunk = strtoll(argv[i + 1], NULL, 0);
-        else
+    ringo_config cfg = { 0 };
+    for (; i < argc; i += 2) {
+        if (strcmp(argv[i], "--zc") == 0) {
+            cfg.flags |= RINGO_CFG_SEND_ZC;
+            i--;   /* takes no value */
+        } else if (i + 1 == argc) {
             return usage(argv[0]);
+        } else if (strcmp(argv[i], "--cert") == 0) {
+            so.cert_file = argv[i + 1];
+        } else if (strcmp(argv[i], "--key") == 0) {
+            so.key_file = argv[i + 1];
+        } else if (strcmp(argv[i], "--bytes") == 0) {
+            b.bytes = strtoll(argv[i + 1], NULL, 0);
+        } else if (strcmp(argv[i], "--write") == 0) {
+            b.chunk = strtoll(argv[i + 1], NULL, 0);
+        } else {
+            return usage(argv[0]);
+        }
     }
     if (i != argc || b.bytes <= 0 || b.chunk <= 0 ||
         (b.tls && !b.probe_port && (!so.cert_file || !so.key_file)))
@@ -177,7 +186,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    ret = ringo_run(run, &b);
+    ret = ringo_run_config(&cfg, run, &b);
     ringo_tls_free(b.client_tls);
     ringo_tls_free(b.server_tls);
     if (ret < 0) {
@@ -195,7 +204,7 @@ int main(int argc, char **argv)
     double user = secs(b.r1.ru_utime) - secs(b.r0.ru_utime);
     double sys = secs(b.r1.ru_stime) - secs(b.r0.ru_stime);
     printf("tls_bulk %s bytes=%lld wall_s=%.6f cpu_s=%.6f user_s=%.6f sys_s=%.6f "
-           "cpu_ns_per_byte=%.4f\n", mode, b.bytes, wall, user + sys, user, sys,
-           (user + sys) * 1e9 / (double)b.bytes);
+           "cpu_ns_per_byte=%.4f send_zc=%d\n", mode, b.bytes, wall, user + sys, user, sys,
+           (user + sys) * 1e9 / (double)b.bytes, cfg.flags & RINGO_CFG_SEND_ZC ? 1 : 0);
     return 0;
 }

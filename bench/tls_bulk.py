@@ -88,8 +88,8 @@ def speed(alg, seconds, decrypt):
     return 1e9 / float(m.group(1)), " ".join(cmd)
 
 
-def run_once(binary, mode, cert, key, nbytes):
-    cmd = [binary, mode, "--bytes", str(nbytes)]
+def run_once(binary, mode, cert, key, nbytes, extra=(), prefix=()):
+    cmd = list(prefix) + [binary, mode, "--bytes", str(nbytes)] + list(extra)
     if mode == "tls":
         cmd += ["--cert", cert, "--key", key]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)

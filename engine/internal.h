@@ -246,6 +246,8 @@ typedef struct ringo_loop {
     bool reaping;                  /* inside the CQ's reap: no SQ flushes */
     rlist deferred;                /* ringo__req to submit once the reap is over */
     bool debug;
+    bool send_zc;                  /* RINGO_CFG_SEND_ZC or RINGO_SEND_ZC=1: big stream
+                                      writes go as zero-copy sends (io/stream_write.c) */
     uint8_t ops[64];               /* ops[IORING_OP_x] != 0: the kernel has it */
 
     coro_t sched;                  /* the thread's context: runs the scheduler */

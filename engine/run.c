@@ -16,9 +16,9 @@
  * loop it waits for needs. */
 #define RINGO_SPIN_DEFAULT RINGO_US(50)
 
-static bool debug_from_env(void)
+static bool env_on(const char *name)
 {
-    const char *v = getenv("RINGO_DEBUG");
+    const char *v = getenv(name);
     return v && *v && strcmp(v, "0") != 0;
 }
 
@@ -41,7 +41,8 @@ int ringo__loop_open(ringo_loop *l, struct ringo__run *run, unsigned index)
     rlist_init(&l->proxy_list);
     l->run = run;
     l->index = index;
-    l->debug = debug_from_env() || (cfg && (cfg->flags & RINGO_CFG_DEBUG));
+    l->debug = env_on("RINGO_DEBUG") || (cfg && (cfg->flags & RINGO_CFG_DEBUG));
+    l->send_zc = env_on("RINGO_SEND_ZC") || (cfg && (cfg->flags & RINGO_CFG_SEND_ZC));
     size_t stack = cfg ? cfg->stack_size : 0;
     if (stack && stack < RINGO_MIN_STACK)
         stack = RINGO_MIN_STACK;

@@ -59,11 +59,13 @@ RINGO_API int ringo_run(ringo_fn main, void *arg);
 #define RINGO_CFG_SQPOLL 0x1u  /* kernel thread polls the SQ (falls back if refused) */
 #define RINGO_CFG_DEBUG  0x2u  /* like RINGO_DEBUG=1 in the environment */
 #define RINGO_CFG_EPOLL  0x4u  /* use the epoll backend even where io_uring works */
-/* Stream writes of RINGO_SEND_ZC_MIN bytes or more go out as zero-copy sends
+/* A TCP stream's sends of RINGO_SEND_ZC_MIN bytes or more (what is queued
+ * when a send starts, one write or several) go out as zero-copy sends
  * (IORING_OP_SEND_ZC, where the kernel has it; a plain send elsewhere and on
- * epoll). Off by default: it pays only where the NIC does the copy, never on
- * loopback (bench/: the stream_write rows). RINGO_SEND_ZC=1 in the
- * environment sets it too. */
+ * epoll); the stream keeps those bytes until the kernel lets them go, so
+ * nothing changes for the caller. Off by default: it pays only where the
+ * NIC does the copy, never on loopback (bench/: the stream_write rows).
+ * RINGO_SEND_ZC=1 in the environment sets it too. */
 #define RINGO_CFG_SEND_ZC 0x8u
 #define RINGO_SEND_ZC_MIN ((size_t)16 * 1024)
 

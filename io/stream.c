@@ -102,6 +102,7 @@ static ringo__streams *streams_get(ringo_loop *l)
     sl->kick_tm.fire = kick_fire;
     /* Multishot recv needs 6.0; the ring (5.19) is tried at the first read. */
     sl->multishot = ringo__can(l, RINGO_CAP_RECV_MULTI) && !ringo__env_no_multishot();
+    sl->send_zc = l->send_zc && ringo__can(l, RINGO_CAP_SEND_ZC);
     sl->closer.close = streams_close;
     ringo__at_close(l, &sl->closer);
     tls_streams = sl;
@@ -152,7 +153,7 @@ fail:
 
 bool ringo__stream_busy(const ringo_stream *s)
 {
-    return s->rstate != RECV_IDLE || s->sstate != SEND_IDLE ||
+    return s->rstate != RECV_IDLE || s->sstate != SEND_IDLE || s->znotif ||
            (!s->werr && !s->fd_closed && ringo__stream_wbuffered(s));
 }
 
@@ -264,3 +265,4 @@ size_t ringo__stream_read_buffered(const ringo_stream *s) { return ringo__stream
 size_t ringo__stream_write_buffered(const ringo_stream *s) { return ringo__stream_wbuffered(s); }
 int ringo__stream_multishot(const ringo_stream *s) { return s->ms_on; }
 unsigned ringo__stream_sends(const ringo_stream *s) { return s->nsends; }
+unsigned ringo__stream_zc_sends(const ringo_stream *s) { return s->nzc; }

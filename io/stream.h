@@ -21,6 +21,7 @@ size_t ringo__stream_read_buffered(const ringo_stream *s);
 size_t ringo__stream_write_buffered(const ringo_stream *s);
 int    ringo__stream_multishot(const ringo_stream *s);
 unsigned ringo__stream_sends(const ringo_stream *s);   /* send SQEs prepared so far */
+unsigned ringo__stream_zc_sends(const ringo_stream *s); /* of those, zero-copy ones */
 
 /* ---- inside the stream core ------------------------------------------- */
 
@@ -43,9 +44,20 @@ typedef struct ringo__streams {
     rlist kicks;
     ringo__timer kick_tm;
     bool multishot;        /* not switched off (RINGO_NO_MULTISHOT=1, no kernel support) */
+    bool send_zc;          /* the loop's RINGO_CFG_SEND_ZC, and the kernel has SEND_ZC */
     bool ring_ready;
     ringo__recv_ring rr;
 } ringo__streams;
+
+/* A zero-copy send's completion slot. Its notification names only the op
+ * (the CQE's user_data), so each send whose pages the kernel may still hold
+ * has a req of its own. */
+#define RINGO_ZC_SLOTS 4
+typedef struct ringo__zc_send {
+    ringo__req rq;
+    ringo_stream *s;
+    char *held;            /* buffer the kernel holds until the notification, or NULL */
+} ringo__zc_send;
 
 struct ringo_stream {
     ringo__streams *sl;
@@ -79,8 +91,15 @@ struct ringo_stream {
     ringo__req recv_rq;
 
     /* Write side: wbuf[whead, wlen) is queued. While a submitted send reads
-     * `sending`, that buffer does not move; growing then takes a new one. */
+     * `sending`, that buffer does not move; growing then takes a new one.
+     * The same holds for a buffer a zero-copy send's notification is still
+     * to release (zc[i].held), and it is not reused from its start either. */
     uint8_t sstate;
+    bool szc;              /* the send in flight is zero-copy: srq is a zc[] slot's */
+    bool zc_off;           /* the socket refused zero-copy (not TCP): plain sends */
+    unsigned znotif;       /* notifications still to come */
+    ringo__req *srq;       /* the send or shutdown in flight: send_rq or in zc[] */
+    ringo__zc_send *zc;    /* RINGO_ZC_SLOTS, from the first zero-copy send */
     bool wshut;            /* write_eof or close: no more writes */
     bool eof_pending;      /* shutdown(SHUT_WR) once the queue is sent */
     bool wpaused;          /* went over the high mark, not yet under the low one */
@@ -88,7 +107,7 @@ struct ringo_stream {
     char *wbuf;
     size_t wcap, whead, wlen;
     char *sending;
-    unsigned nsends;
+    unsigned nsends, nzc;
     rlist drainers;
     ringo__req send_rq;
 

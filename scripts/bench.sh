@@ -275,11 +275,31 @@ if [ $# -eq 0 ]; then
         echo "ringo: no TLS build or no openssl command: HTTPS and TLS bulk rows skipped"
     fi
 fi
+# UDP echo: examples/udp_echo (plain, --batch 32, on epoll, --gro) beside
+# bench/net/udp_epoll (recvmmsg/sendmmsg 32, --gro) under bench/net/udp_load,
+# server and client pinned to a CPU each, interleaved rounds, 64 and 1200 B:
+# server CPU per datagram. Rows of servers not built are skipped.
+udp_out=$B/udp.json
+rm -f "$udp_out"
+if [ $# -eq 0 ]; then
+    python3 bench/net/udp_bench.py --build-dir "$B" --rounds "$REPS" \
+        --duration "${RINGO_UDP_DURATION:-3}" --json "$udp_out" ||
+        echo "ringo: the UDP benchmark had failures (see its table)"
+fi
+# Zero-copy stream sends: 64 KiB writes over loopback TCP with and without
+# RINGO_CFG_SEND_ZC (bench/stream_write.py over tls_bulk's plain mode),
+# interleaved, CPU per byte and the ratio.
+sw_out=$B/stream_write.json
+rm -f "$sw_out"
+if [ $# -eq 0 ] && [ -x "$B/bench/tls_bulk" ]; then
+    python3 bench/stream_write.py --bin "$B/bench/tls_bulk" --reps "$REPS" --json "$sw_out" ||
+        echo "ringo: the stream write benchmark had failures"
+fi
 echo
 results=()
 for f in "$out" "$out_nofpu" "$out_sync" "$out_asyncio" "$out_loops" "$net_out" "$net_loops_out" \
          "$tls_out" "$tls_bulk_out" "$rss_out" "$out_file" "$out_file_epoll" "$out_file_uv" \
-         "$out_cp" "$out_proc" "$out_proc_asyncio" "$out_timers"; do
+         "$out_cp" "$out_proc" "$out_proc_asyncio" "$out_timers" "$sw_out" "$udp_out"; do
     if [ -s "$f" ]; then results+=("$f"); fi
 done
 python3 bench/report.py "${results[@]}"
