@@ -142,5 +142,8 @@ void ringo__stream_send_sync(ringo_stream *s);
 bool ringo__stream_send_work(const ringo_stream *s);
 void ringo__stream_write_release(ringo_stream *s);
 void ringo__stream_send_cancel(ringo_stream *s);
+/* Suspend the current task until everything queued was sent: 0, the
+ * stream's write error, -ECANCELED or -ETIMEDOUT. */
+int  ringo__stream_flush(ringo_stream *s, ringo_loop *l);
 
 #endif

@@ -163,6 +163,8 @@ static void send_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
     if (s->wpaused && (s->werr || ringo__stream_wbuffered(s) <= RINGO_STREAM_LOW)) {
         s->wpaused = false;
         wake_drainers(s);
+    } else if (!ringo__stream_wbuffered(s)) {
+        wake_drainers(s);   /* ringo__stream_flush waits for this */
     }
     ringo__stream_after_cqe(s);   /* next send, shutdown, or finish a close */
 }
@@ -248,6 +250,21 @@ int ringo_stream_drain(ringo_stream *s)
         drain_waiter w = { .task = l->current, .wait = { .cancel = drain_cancel } };
         rlist_push(&s->drainers, &w.link);
         ret = ringo__wait_on(l, &w.wait);
+        rlist_del(&w.link);
+        if (ret < 0)
+            return ret;
+    }
+    return s->werr;
+}
+
+int ringo__stream_flush(ringo_stream *s, ringo_loop *l)
+{
+    /* Drainers are woken whenever the queue empties; drain's own loop
+     * waits again if it was not its mark. */
+    while ((ringo__stream_wbuffered(s) || s->sstate == SEND_DATA) && !s->werr) {
+        drain_waiter w = { .task = l->current, .wait = { .cancel = drain_cancel } };
+        rlist_push(&s->drainers, &w.link);
+        int ret = ringo__wait_on(l, &w.wait);
         rlist_del(&w.link);
         if (ret < 0)
             return ret;
