@@ -68,12 +68,17 @@ typedef struct sender {
     int64_t *off;
     out_nb nb;
     size_t inline_run;      /* bytes sendfile(2) moved since the last wait */
-    int64_t end;            /* in_fd's size as first seen (-1: not yet) */
+    int64_t end;            /* in_fd's size at the start */
     char *buf;              /* the copy path's, made when first needed */
 } sender;
 
+/* Each op checks for an interruption first: one delivered while an earlier
+ * op moved some bytes (and so returned them) must stop the rest. */
 static ssize_t splice_op(ringo_loop *l, int in, int64_t off, int out, size_t n, unsigned flags)
 {
+    int why = ringo__interrupted(l->current);
+    if (why)
+        return why;
     ringo__op op;
     op.rq.io = (ringo__io){ .kind = RINGO_IO_SPLICE, .fd = in, .off = off, .u = (unsigned)out,
                             .len = cap(n), .flags = (int)flags };
@@ -82,6 +87,9 @@ static ssize_t splice_op(ringo_loop *l, int in, int64_t off, int out, size_t n, 
 
 static int wait_writable(ringo_loop *l, int fd)
 {
+    int why = ringo__interrupted(l->current);
+    if (why)
+        return why;
     ringo__op op;
     op.rq.io = (ringo__io){ .kind = RINGO_IO_POLL, .fd = fd, .flags = POLLOUT };
     int r = ringo__io_wait(l, &op);
@@ -114,10 +122,6 @@ static ssize_t via_pipe(sender *s, size_t want)
     size_t held = (size_t)n, sent = 0;
     /* MSG_MORE while more of the file follows: full segments, as sendfile(2)
      * sends. Never on the file's last bytes: TCP would hold them back. */
-    if (s->end < 0) {
-        struct stat st;
-        s->end = fstat(s->in, &st) == 0 ? st.st_size : 0;
-    }
     unsigned more = want > held && *s->off + n < s->end ? SPLICE_F_MORE : 0;
     ssize_t err = 0;
     while (held) {
@@ -236,8 +240,16 @@ static void sigpipe_restore(const sigset_t *old, bool blocked, bool epipe)
 ssize_t ringo__sendfile(ringo_loop *l, int out_fd, enum ringo__sendfile_out kind, int in_fd,
                         int64_t *offset, size_t count)
 {
+    /* An offset means a file: a pipe's copy path would read from the pipe. */
+    struct stat st;
+    if (fstat(in_fd, &st) < 0)
+        return -errno;
+    if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+        return -ESPIPE;
+    if (S_ISDIR(st.st_mode))
+        return -EISDIR;
     sender s = { .l = l, .out = out_fd, .in = in_fd, .kind = kind, .off = offset,
-                 .nb = { .fd = out_fd, .fl = -1 }, .end = -1 };
+                 .nb = { .fd = out_fd, .fl = -1 }, .end = st.st_size };
     if (!(s.sl = ringo__sendfile_loop_get(l)))
         return -ENOMEM;
     sigset_t old;
