@@ -6,7 +6,9 @@
  *    pipe -> socket, each a RINGO_IO_SPLICE op;
  *  - sendfile(2) inline on the socket made nonblocking for the call, with a
  *    POLLOUT op to wait when it is full.
- * SOCKETS_SPLICE below says which each backend uses, and why. Where splice
+ * ringo__sendfile_prefers_splice says which each backend uses, and why. A
+ * page-cache miss blocks the inline sendfile(2) on the disk, as it blocks
+ * nginx's. Where splice
  * refuses the file (EINVAL: some /proc files and filesystems), or out_fd is
  * neither, the rest goes by read + write through a buffer, as it does while
  * the pool's pipes are all in use.
@@ -31,10 +33,14 @@
 /* Inline sendfile(2) to a fast reader never waits: let others run this often. */
 #define INLINE_YIELD ((size_t)16 << 20)
 
-/* The socket path per backend, measured with bench/net/file_bench.py (wrk,
- * 1 MiB cached file, server CPU per request, kernel 6.18):
- * io_uring punts every splice to an io-wq worker, so a request costs at
- * least two thread hops; sendfile(2) inline costs none. See SOCKETS_NOTE. */
+/* The socket path per backend: sendfile(2) on both. Measured with
+ * bench/net/file_bench.py (a page-cached 1 MiB file, wrk -t1 -c16, server
+ * CPU per request, median of 5 interleaved 5 s rounds, kernel 6.18, 2 CPUs
+ * shared with other work): io_uring, sendfile(2) 216 us, splice 353 us
+ * (io_uring punts every splice to an io-wq worker: two thread hops per
+ * chunk, and the worker's copy of the socket wait); epoll, sendfile(2)
+ * 163 us, splice 213 us (two system calls per chunk instead of one). The
+ * splice path stays for RINGO_SENDFILE=splice, which the tests run too. */
 bool ringo__sendfile_prefers_splice(const ringo_loop *l)
 {
     (void)l;
