@@ -268,11 +268,24 @@ if [ $# -eq 0 ]; then
         echo "ringo: no TLS build or no openssl command: HTTPS and TLS bulk rows skipped"
     fi
 fi
+# Static files: file_server (examples/file_server.c, ringo_stream_sendfile)
+# serving a page-cached 1 MiB file to wrk beside nginx with one worker and
+# `sendfile on`, on both backends; server CPU per request.
+file_out=$B/file_server.json
+if [ $# -eq 0 ] && [ -x "$B/examples/file_server" ]; then
+    fs="$B/examples/file_server --port {port} --host {host} {dir}"
+    file_servers=()
+    if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then file_servers+=(nginx_w1=nginx:1); fi
+    file_servers+=(ringo="$fs" ringo_epoll="env RINGO_BACKEND=epoll $fs")
+    python3 bench/net/file_bench.py --duration "${RINGO_FILE_DURATION:-3s}" \
+        --repeat "${RINGO_FILE_REPEAT:-7}" --json "$file_out" --servers "${file_servers[@]}" ||
+        echo "ringo: the file_server benchmark had failures (see its table)"
+fi
 echo
 results=()
 for f in "$out" "$out_nofpu" "$out_sync" "$out_asyncio" "$out_loops" "$net_out" "$net_loops_out" \
          "$tls_out" "$tls_bulk_out" "$rss_out" "$out_file" "$out_file_epoll" "$out_file_uv" \
-         "$out_cp" "$out_proc" "$out_proc_asyncio"; do
+         "$out_cp" "$out_proc" "$out_proc_asyncio" "$file_out"; do
     if [ -s "$f" ]; then results+=("$f"); fi
 done
 python3 bench/report.py "${results[@]}"
