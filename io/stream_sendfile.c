@@ -58,6 +58,7 @@ ssize_t ringo_stream_sendfile(ringo_stream *s, int in_fd, int64_t offset, size_t
         return ret;
     if (s->tls)
         return through_writes(s, in_fd, offset, count);
+    ringo__stream_send_inline(s);
     if ((ret = ringo__stream_flush(s, l)) < 0)
         return ret;
     struct stat st;

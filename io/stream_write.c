@@ -257,11 +257,30 @@ int ringo_stream_drain(ringo_stream *s)
     return s->werr;
 }
 
+void ringo__stream_send_inline(ringo_stream *s)
+{
+    if (!s->is_sock || s->sstate != SEND_DATA || s->werr)
+        return;
+    unsigned len = s->send_rq.io.len;
+    s->send_rq.io.len = 0;
+    if (!ringo__io_patch(s->sl->loop, &s->send_rq)) {
+        s->send_rq.io.len = len;   /* gone to the kernel: it sends them */
+        return;
+    }
+    ssize_t n = send(s->fd, s->wbuf + s->whead, ringo__stream_wbuffered(s),
+                     MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0)
+        s->whead += (size_t)n;
+    if (ringo__stream_wbuffered(s))
+        patch_send(s);   /* the op takes the rest; an error is its to report */
+}
+
 int ringo__stream_flush(ringo_stream *s, ringo_loop *l)
 {
     /* Drainers are woken whenever the queue empties; drain's own loop
-     * waits again if it was not its mark. */
-    while ((ringo__stream_wbuffered(s) || s->sstate == SEND_DATA) && !s->werr) {
+     * waits again if it was not its mark. A send op left with nothing to
+     * carry (ringo__stream_send_inline) need not be waited for. */
+    while (ringo__stream_wbuffered(s) && !s->werr) {
         drain_waiter w = { .task = l->current, .wait = { .cancel = drain_cancel } };
         rlist_push(&s->drainers, &w.link);
         int ret = ringo__wait_on(l, &w.wait);
