@@ -34,13 +34,14 @@
 #define INLINE_YIELD ((size_t)16 << 20)
 
 /* The socket path per backend: sendfile(2) on both. Measured with
- * bench/net/file_bench.py (a page-cached 1 MiB file, wrk -t1 -c16, server
- * CPU per request, median of 5 interleaved 5 s rounds, kernel 6.18, 2 CPUs
- * shared with other work): io_uring, sendfile(2) 216 us, splice 353 us
+ * bench/net/file_bench.py (a page-cached 1 MiB file, wrk -t1 -c16 as the
+ * bottleneck, server CPU per request, median of 7 interleaved 3 s rounds,
+ * kernel 6.18, 2 CPUs): io_uring, sendfile(2) 49 us, splice 261 us
  * (io_uring punts every splice to an io-wq worker: two thread hops per
- * chunk, and the worker's copy of the socket wait); epoll, sendfile(2)
- * 163 us, splice 213 us (two system calls per chunk instead of one). The
- * splice path stays for RINGO_SENDFILE=splice, which the tests run too. */
+ * chunk, and a worker blocked on the full socket); epoll, sendfile(2)
+ * 54 us, splice 62 us (two system calls per chunk instead of one); nginx
+ * 56 us. The splice path stays for RINGO_SENDFILE=splice, which the tests
+ * run too. */
 bool ringo__sendfile_prefers_splice(const ringo_loop *l)
 {
     (void)l;
