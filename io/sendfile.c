@@ -81,17 +81,6 @@ typedef struct sender {
 
 /* Each op checks for an interruption first: one delivered while an earlier
  * op moved some bytes (and so returned them) must stop the rest. */
-static ssize_t splice_op(ringo_loop *l, int in, int64_t off, int out, size_t n, unsigned flags)
-{
-    int why = ringo__interrupted(l->current);
-    if (why)
-        return why;
-    ringo__op op;
-    op.rq.io = (ringo__io){ .kind = RINGO_IO_SPLICE, .fd = in, .off = off, .u = (unsigned)out,
-                            .len = cap(n), .flags = (int)flags };
-    return ringo__io_wait(l, &op);
-}
-
 static int wait_writable(ringo_loop *l, int fd)
 {
     int why = ringo__interrupted(l->current);
@@ -101,6 +90,24 @@ static int wait_writable(ringo_loop *l, int fd)
     op.rq.io = (ringo__io){ .kind = RINGO_IO_POLL, .fd = fd, .flags = POLLOUT };
     int r = ringo__io_wait(l, &op);
     return r < 0 ? r : 0;   /* POLLERR/POLLHUP: the next call reports it */
+}
+
+static ssize_t splice_op(ringo_loop *l, int in, int64_t off, int out, size_t n, unsigned flags)
+{
+    for (;;) {
+        int why = ringo__interrupted(l->current);
+        if (why)
+            return why;
+        ringo__op op;
+        op.rq.io = (ringo__io){ .kind = RINGO_IO_SPLICE, .fd = in, .off = off,
+                                .u = (unsigned)out, .len = cap(n), .flags = (int)flags };
+        ssize_t r = ringo__io_wait(l, &op);
+        /* io_uring's worker honours an O_NONBLOCK out_fd (epoll waits itself). */
+        if (r != -EAGAIN)
+            return r;
+        if ((why = wait_writable(l, out)) < 0)
+            return why;
+    }
 }
 
 /* file -> out_fd, a pipe: one op. */
@@ -113,13 +120,12 @@ static ssize_t to_pipe(sender *s, size_t want)
 }
 
 /* file -> pooled pipe -> socket: what reached the socket, 0 at EOF, -EAGAIN
- * with no pipe free, or -errno. */
+ * with no pipe to use, or -errno. */
 static ssize_t via_pipe(sender *s, size_t want)
 {
     ringo__pipe p;
-    int ret = ringo__pipe_take(s->sl, &p);
-    if (ret < 0)
-        return ret;
+    if (ringo__pipe_take(s->sl, &p) < 0)
+        return -EAGAIN;   /* none free, or none to be made (EMFILE): the caller copies */
     ssize_t n = splice_op(s->l, s->in, *s->off, p.wr, want < p.size ? want : p.size,
                           SPLICE_F_MOVE);
     if (n <= 0) {

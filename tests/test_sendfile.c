@@ -106,6 +106,7 @@ typedef struct reader {
     bool close_at_stop;
     unsigned char *copy;       /* all bytes read, when not NULL (cap: copy_cap) */
     size_t copy_cap;
+    int64_t delay_ns;          /* before the first read: let the writer fill the pipe */
 } reader;
 
 static int read_all(void *arg)
@@ -113,6 +114,8 @@ static int read_all(void *arg)
     reader *r = arg;
     unsigned char buf[8192];
     r->ok = true;
+    if (r->delay_ns)
+        cr_assert_eq(ringo_sleep(r->delay_ns), 0);
     for (;;) {
         size_t want = sizeof buf;
         if (r->stop && r->got < r->stop && r->stop - r->got < want)
@@ -153,10 +156,10 @@ static ringo_task *spawn_reader(reader *r)
 
 /* count bytes from `from` to a socket or pipe pair (ends[0] written), all
  * checked by a reader on ends[1]; returns what sendfile did. */
-static ssize_t send_checked(int ends[2], bool sock, int in, int64_t from, size_t count,
-                            size_t want_got)
+static ssize_t send_checked_slow(int ends[2], bool sock, int in, int64_t from, size_t count,
+                                 size_t want_got, int64_t delay_ns)
 {
-    reader r = { .fd = ends[1], .sock = sock, .from = from };
+    reader r = { .fd = ends[1], .sock = sock, .from = from, .delay_ns = delay_ns };
     ringo_task *t = spawn_reader(&r);
     int64_t off = from;
     ssize_t n = ringo_sendfile(ends[0], in, &off, count);
@@ -170,6 +173,12 @@ static ssize_t send_checked(int ends[2], bool sock, int in, int64_t from, size_t
     return n;
 }
 
+static ssize_t send_checked(int ends[2], bool sock, int in, int64_t from, size_t count,
+                            size_t want_got)
+{
+    return send_checked_slow(ends, sock, in, from, count, want_got, 0);
+}
+
 static int plain_main(void *arg)
 {
     (void)arg;
@@ -181,6 +190,17 @@ static int plain_main(void *arg)
     cr_assert_eq(send_checked(fds, true, in, 0, FILE_SIZE, FILE_SIZE), (ssize_t)FILE_SIZE);
     pipe_pair(fds);
     cr_assert_eq(send_checked(fds, false, in, 77777, 1 << 20, 1 << 20), 1 << 20);
+    /* Nonblocking ends (the caller's, left so): the waits are ours, not a
+     * short count. The reader starts late so that the writer finds them full
+     * (any timing passes; this one makes the wait likely). */
+    unix_pair(fds);
+    cr_assert_eq(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+    cr_assert_eq(send_checked_slow(fds, true, in, 5, FILE_SIZE - 5, FILE_SIZE - 5, 20000000),
+                 (ssize_t)(FILE_SIZE - 5));
+    pipe_pair(fds);
+    cr_assert_eq(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+    cr_assert_eq(send_checked_slow(fds, false, in, 5, FILE_SIZE - 5, FILE_SIZE - 5, 20000000),
+                 (ssize_t)(FILE_SIZE - 5));
     /* Past the end: short at EOF, then 0. */
     tcp_pair(fds);
     cr_assert_eq(send_checked(fds, true, in, FILE_SIZE - 10, 100, 10), 10);
