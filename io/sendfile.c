@@ -8,10 +8,9 @@
  *    POLLOUT op to wait when it is full.
  * ringo__sendfile_prefers_splice says which each backend uses, and why. A
  * page-cache miss blocks the inline sendfile(2) on the disk, as it blocks
- * nginx's. Where splice
- * refuses the file (EINVAL: some /proc files and filesystems), or out_fd is
- * neither, the rest goes by read + write through a buffer, as it does while
- * the pool's pipes are all in use.
+ * nginx's. Where the kernel refuses the file (EINVAL: some /proc files and
+ * filesystems), or out_fd is neither, the rest goes by read + write through
+ * a buffer, as it does while the pool's pipes are all in use.
  *
  * *offset moves by what reached out_fd, never by what was read ahead into a
  * pipe. The calls that run on the loop's thread (sendfile(2), and on epoll
@@ -153,7 +152,7 @@ static ssize_t via_pipe(sender *s, size_t want)
 }
 
 /* sendfile(2) on the socket, nonblocking only for the call on io_uring:
- * its own ops on the socket must not see EAGAIN. */
+ * the ring's own ops on it (a stream's recv) must not see EAGAIN. */
 static ssize_t direct(sender *s, size_t want)
 {
     for (;;) {
