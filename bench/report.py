@@ -255,6 +255,12 @@ ROWS = [
     Row("net2cpu/c100_pipe16/nginx_w2", "  nginx, 2 workers, server CPU per request",
         metric="cpu"),
     Row("net/idle_rss/ringo", "RSS per idle connection (10 000 open), bytes", max_ns=16384),
+    # bench/net/file_bench.py: a page-cached 1 MiB file to wrk -c16
+    Row("file/c16/ringo", "Static 1 MiB file, server CPU per request: file_server",
+        baseline="file/c16/nginx_w1", vs="nginx", max_ratio=0.9, metric="cpu"),
+    Row("file/c16/ringo_epoll", "  the same, file_server on the epoll backend",
+        baseline="file/c16/nginx_w1", vs="nginx", metric="cpu"),
+    Row("file/c16/nginx_w1", "  the same, nginx, 1 worker, sendfile on", metric="cpu"),
     # bench_file.cc, and the 1 GiB copy timed by scripts/bench.sh
     Row(FR + "ringo/64" + PT,
         "4 KiB random read, page-cached 256 MiB file, 64 tasks in flight",

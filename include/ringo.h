@@ -559,10 +559,12 @@ RINGO_API int ringo_dgram_close(ringo_dgram *d);
 
 /* count bytes of in_fd from *offset (advanced by what was sent) to out_fd, a
  * socket or a pipe, without copying through user space where the kernel
- * allows (splice through a pipe from a small per-loop pool; read+write where
- * splice refuses the file). Short sends are retried; fewer than count bytes
- * only at the file's end or when interrupted after some were sent (the next
- * call reports the interruption). Bytes sent, or -errno. */
+ * allows (to a socket by sendfile(2), or with RINGO_SENDFILE=splice by
+ * splice through a pipe from a small per-loop pool; to a pipe by splice;
+ * read+write where the kernel refuses the file). Short sends are retried;
+ * fewer than count bytes only at the file's end or when interrupted after
+ * some were sent (the next call reports the interruption). in_fd a pipe or
+ * socket: -ESPIPE. Bytes sent, or -errno. */
 RINGO_API ssize_t ringo_sendfile(int out_fd, int in_fd, int64_t *offset, size_t count);
 
 /* ---- Files (each one io_uring operation; ringo_read/ringo_write above take

@@ -164,5 +164,14 @@ void ringo__stream_send_sync(ringo_stream *s);
 bool ringo__stream_send_work(const ringo_stream *s);
 void ringo__stream_write_release(ringo_stream *s);
 void ringo__stream_send_cancel(ringo_stream *s);
+/* A socket's send queued and not yet gone to the kernel sends its bytes
+ * now, by one nonblocking send(2), and is left with what that did not take
+ * (maybe nothing: a 0-byte op). So bytes that follow by another way
+ * (sendfile) go right behind with no round trip; a reader woken by them
+ * finds the rest on its heels. */
+void ringo__stream_send_inline(ringo_stream *s);
+/* Suspend the current task until everything queued was sent: 0, the
+ * stream's write error, -ECANCELED or -ETIMEDOUT. */
+int  ringo__stream_flush(ringo_stream *s, ringo_loop *l);
 
 #endif

@@ -231,6 +231,8 @@ static void sent(ringo_stream *s, int32_t res)
     if (s->wpaused && (s->werr || ringo__stream_wbuffered(s) <= RINGO_STREAM_LOW)) {
         s->wpaused = false;
         wake_drainers(s);
+    } else if (!ringo__stream_wbuffered(s)) {
+        wake_drainers(s);   /* ringo__stream_flush waits for this */
     }
     ringo__stream_after_cqe(s);   /* next send, shutdown, or finish a close */
 }
@@ -355,6 +357,40 @@ int ringo_stream_drain(ringo_stream *s)
         drain_waiter w = { .task = l->current, .wait = { .cancel = drain_cancel } };
         rlist_push(&s->drainers, &w.link);
         ret = ringo__wait_on(l, &w.wait);
+        rlist_del(&w.link);
+        if (ret < 0)
+            return ret;
+    }
+    return s->werr;
+}
+
+void ringo__stream_send_inline(ringo_stream *s)
+{
+    if (!s->is_sock || s->sstate != SEND_DATA || s->werr)
+        return;
+    unsigned len = s->send_rq.io.len;
+    s->send_rq.io.len = 0;
+    if (!ringo__io_patch(s->sl->loop, &s->send_rq)) {
+        s->send_rq.io.len = len;   /* gone to the kernel: it sends them */
+        return;
+    }
+    ssize_t n = send(s->fd, s->wbuf + s->whead, ringo__stream_wbuffered(s),
+                     MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0)
+        s->whead += (size_t)n;
+    if (ringo__stream_wbuffered(s))
+        patch_send(s);   /* the op takes the rest; an error is its to report */
+}
+
+int ringo__stream_flush(ringo_stream *s, ringo_loop *l)
+{
+    /* Drainers are woken whenever the queue empties; drain's own loop
+     * waits again if it was not its mark. A send op left with nothing to
+     * carry (ringo__stream_send_inline) need not be waited for. */
+    while (ringo__stream_wbuffered(s) && !s->werr) {
+        drain_waiter w = { .task = l->current, .wait = { .cancel = drain_cancel } };
+        rlist_push(&s->drainers, &w.link);
+        int ret = ringo__wait_on(l, &w.wait);
         rlist_del(&w.link);
         if (ret < 0)
             return ret;

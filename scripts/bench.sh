@@ -295,11 +295,25 @@ if [ $# -eq 0 ] && [ -x "$B/bench/tls_bulk" ]; then
     python3 bench/stream_write.py --bin "$B/bench/tls_bulk" --reps "$REPS" --json "$sw_out" ||
         echo "ringo: the stream write benchmark had failures"
 fi
+# Static files: file_server (examples/file_server.c, ringo_stream_sendfile)
+# serving a page-cached 1 MiB file to wrk beside nginx with one worker and
+# `sendfile on`, on both backends; server CPU per request.
+file_out=$B/file_server.json
+rm -f "$file_out"
+if [ $# -eq 0 ] && [ -x "$B/examples/file_server" ]; then
+    fs="$B/examples/file_server --port {port} --host {host} {dir}"
+    file_servers=()
+    if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then file_servers+=(nginx_w1=nginx:1); fi
+    file_servers+=(ringo="$fs" ringo_epoll="env RINGO_BACKEND=epoll $fs")
+    python3 bench/net/file_bench.py --duration "${RINGO_FILE_DURATION:-3s}" \
+        --repeat "${RINGO_FILE_REPEAT:-7}" --json "$file_out" --servers "${file_servers[@]}" ||
+        echo "ringo: the file_server benchmark had failures (see its table)"
+fi
 echo
 results=()
 for f in "$out" "$out_nofpu" "$out_sync" "$out_asyncio" "$out_loops" "$net_out" "$net_loops_out" \
          "$tls_out" "$tls_bulk_out" "$rss_out" "$out_file" "$out_file_epoll" "$out_file_uv" \
-         "$out_cp" "$out_proc" "$out_proc_asyncio" "$out_timers" "$sw_out" "$udp_out"; do
+         "$out_cp" "$out_proc" "$out_proc_asyncio" "$out_timers" "$sw_out" "$udp_out" "$file_out"; do
     if [ -s "$f" ]; then results+=("$f"); fi
 done
 python3 bench/report.py "${results[@]}"

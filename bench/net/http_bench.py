@@ -143,7 +143,7 @@ http {
     scgi_temp_path %(dir)s/scgi;
     server {
         listen %(host)s:%(port)d reuseport%(ssl)s;
-        location / { return 200 "%(body)s"; }
+        %(location)s
     }
 }
 """
@@ -157,10 +157,14 @@ NGINX_TLS = """ ssl;
         ssl_session_cache off"""
 
 
-def nginx_argv(spec, port, tmpdir, cpus=None, tls=None):
+NGINX_LOCATION = 'location / { return 200 "%s"; }' % BODY.decode()
+
+
+def nginx_argv(spec, port, tmpdir, cpus=None, tls=None, location=NGINX_LOCATION):
     """argv for CMD `nginx:N`, its configuration written to tmpdir; cpus: the
     taskset list the server runs on (a worker per CPU, in turn), or None;
-    tls: (cert, key, conf) for https."""
+    tls: (cert, key, conf) for https; location: what the server block serves
+    (bench/net/file_bench.py: files)."""
     workers = spec.partition(":")[2].strip() or "1"
     if not workers.isdigit() or int(workers) < 1:
         raise RuntimeError("nginx:N wants a worker count, got %r" % spec)
@@ -174,7 +178,7 @@ def nginx_argv(spec, port, tmpdir, cpus=None, tls=None):
     conf = os.path.join(tmpdir, "nginx.conf")
     with open(conf, "w") as f:
         f.write(NGINX_CONF % {"workers": int(workers), "dir": tmpdir, "host": HOST, "port": port,
-                              "body": BODY.decode(), "affinity": affinity, "ssl": tls_conf})
+                              "location": location, "affinity": affinity, "ssl": tls_conf})
     return [exe, "-e", "stderr", "-p", tmpdir, "-c", conf]
 
 
@@ -241,12 +245,13 @@ def taskset(cpus):
 class Server:
     """A server process in its own group, its output drained by a thread."""
 
-    def __init__(self, name, cmd, cpu, ready_timeout, tls=None):
+    def __init__(self, name, cmd, cpu, ready_timeout, tls=None, nginx_location=NGINX_LOCATION):
         self.name, self.port = name, free_port()
         self.tmpdir, probe = None, False
         if cmd.startswith("nginx:"):
             self.tmpdir = tempfile.mkdtemp(prefix="http_bench-nginx-")
-            argv, probe = nginx_argv(cmd, self.port, self.tmpdir, cpu, tls), True
+            argv = nginx_argv(cmd, self.port, self.tmpdir, cpu, tls, nginx_location)
+            probe = True
         else:
             if tls:
                 for k, v in zip(("{cert}", "{key}", "{notickets_conf}"), tls):
@@ -393,11 +398,11 @@ def parse_wrk(out):
     }
 
 
-def run_wrk(args, port, conns, depth, duration, lua_path, server):
+def run_wrk(args, port, conns, depth, duration, lua_path, server, path="/"):
     cmd = taskset(args.client_cpu) + [args.wrk, "-t1", "-c%d" % conns, "-d%ds" % duration, "--latency"]
     if depth > 1:
         cmd += ["-s", lua_path]
-    cmd += ["%s://%s:%d/" % ("https" if args.tls else "http", HOST, port)]
+    cmd += ["%s://%s:%d%s" % ("https" if args.tls else "http", HOST, port, path)]
     if depth > 1:
         cmd += ["--", str(depth)]
     cpu0, t0, kids0 = server.cpu(), time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
