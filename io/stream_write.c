@@ -366,12 +366,13 @@ int ringo_stream_drain(ringo_stream *s)
 
 void ringo__stream_send_inline(ringo_stream *s)
 {
-    if (!s->is_sock || s->sstate != SEND_DATA || s->werr)
+    /* A zero-copy send keeps its bytes: it was chosen for their size. */
+    if (!s->is_sock || s->sstate != SEND_DATA || s->werr || s->szc)
         return;
-    unsigned len = s->send_rq.io.len;
-    s->send_rq.io.len = 0;
-    if (!ringo__io_patch(s->sl->loop, &s->send_rq)) {
-        s->send_rq.io.len = len;   /* gone to the kernel: it sends them */
+    unsigned len = s->srq->io.len;
+    s->srq->io.len = 0;
+    if (!ringo__io_patch(s->sl->loop, s->srq)) {
+        s->srq->io.len = len;   /* gone to the kernel: it sends them */
         return;
     }
     ssize_t n = send(s->fd, s->wbuf + s->whead, ringo__stream_wbuffered(s),
