@@ -113,7 +113,11 @@ typedef struct ringo__req {
  * finishing task) will. */
 typedef struct ringo__wait ringo__wait;
 struct ringo__wait {
-    void (*cancel)(ringo__wait *w);
+    void (*cancel)(ringo__wait *w);   /* NULL: the wait cannot be interrupted */
+    /* For ringo_dump_tasks: what the task waits on, in words ("recv fd 7"),
+     * NUL-terminated into buf. Runs on the task's loop while it waits; NULL
+     * says nothing. */
+    void (*describe)(const ringo__wait *w, char *buf, size_t n);
     int why;   /* 0 while not interrupted */
 };
 
@@ -161,7 +165,10 @@ struct ringo_task {
     coro_t coro;
     struct ringo_loop *loop;
     ringo_task *rq_next;           /* run queue link */
-    ringo__wait *waiting;          /* set while suspended on something cancellable */
+    ringo__wait *waiting;          /* set while suspended on something (cancel
+                                      NULL: not interruptible) */
+    int64_t since;                 /* l->now when it last suspended */
+    void *site;                    /* debug: the return address of its spawn call */
     ringo_fn fn;
     void *arg;
     int status;
@@ -267,6 +274,12 @@ typedef struct ringo_loop {
     ringo__offload offload;
 
     int64_t slice_start;           /* debug: when the running task was resumed */
+    /* The clock as of the last step that slept, ran timers, or was the 16th
+     * since a reading: what a suspending task records (t->since) without
+     * reading the clock itself. */
+    int64_t now;
+    unsigned clock_steps;
+    _Atomic bool usr1_ok;          /* debug.c: SIGUSR1 may kick inbox.efd */
     rlist closers;                 /* ringo__closer, run at loop close */
 
     /* Many loops (loops.c, inbox.c, remote.c) */
@@ -411,5 +424,16 @@ void ringo__offload_idle(ringo_loop *l);
 void ringo__debug_slice_end(ringo_loop *l, const ringo_task *t);
 void ringo__debug_unretrieved(const ringo_task *t);
 void ringo__debug_alive_at_close(ringo_loop *l);
+/* SIGUSR1 dumps every loop's tasks to stderr under debug (see ringo.h):
+ * install the handler at loop open if the program has none, take it away at
+ * close; poll, from the scheduler, whether one arrived. */
+void ringo__debug_usr1_open(ringo_loop *l);
+void ringo__debug_usr1_close(ringo_loop *l);
+void ringo__debug_usr1_poll(ringo_loop *l);
+
+/* dump.c: "<kind> fd N" for a wait on an op (both backends' ringo__op);
+ * an op kind's name in words ("recv"). */
+void ringo__op_describe(const ringo__wait *w, char *buf, size_t n);
+const char *ringo__io_kind_name(unsigned kind);
 
 #endif

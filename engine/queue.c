@@ -38,9 +38,9 @@ int ringo_queue_new(ringo_queue **out, size_t maxsize)
     if (!q)
         return -ENOMEM;
     q->maxsize = maxsize;
-    ringo__waitq_init(&q->getters);
-    ringo__waitq_init(&q->putters);
-    ringo__waitq_init(&q->joiners);
+    ringo__waitq_init(&q->getters, "queue get", q);
+    ringo__waitq_init(&q->putters, "queue put", q);
+    ringo__waitq_init(&q->joiners, "queue join", q);
     *out = q;
     return 0;
 }

@@ -41,6 +41,7 @@ int ringo__loop_open(ringo_loop *l, struct ringo__run *run, unsigned index)
     rlist_init(&l->proxy_list);
     l->run = run;
     l->index = index;
+    l->now = ringo_now();
     l->debug = debug_from_env() || (cfg && (cfg->flags & RINGO_CFG_DEBUG));
     size_t stack = cfg ? cfg->stack_size : 0;
     if (stack && stack < RINGO_MIN_STACK)
@@ -60,6 +61,8 @@ int ringo__loop_open(ringo_loop *l, struct ringo__run *run, unsigned index)
     l->inbox.spin_ns = spin > 0 ? spin : 0;
     coro_init_thread(&l->sched);
     (void)coro_overflow_handler_install();
+    if (l->debug)
+        ringo__debug_usr1_open(l);
     return 0;
 }
 
@@ -77,6 +80,8 @@ void ringo__loop_close(ringo_loop *l)
         c->close(c, l);
     }
     ringo__workers_close(l);
+    if (l->debug)
+        ringo__debug_usr1_close(l);   /* before the eventfd it kicks goes */
     ringo__inbox_close(l);
     ringo__tasks_free_all(l);
     ringo__timers_free(l);

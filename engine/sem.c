@@ -21,7 +21,7 @@ int ringo_sem_new(ringo_sem **out, unsigned value)
     if (!s)
         return -ENOMEM;
     s->value = value;
-    ringo__waitq_init(&s->waiters);
+    ringo__waitq_init(&s->waiters, "semaphore", s);
     atomic_init(&s->loop, NULL);
     *out = s;
     return 0;

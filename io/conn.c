@@ -74,6 +74,7 @@ int ringo__resolve(const char *host, const char *port, int flags, struct addrinf
         return kind;
     struct gai_job g = {
         .job.work = gai_work,
+        .job.what = "getaddrinfo",
         .host = host,
         .port = port,
         .hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = flags },

@@ -8,6 +8,7 @@
  * in flight go out with the next one, started by the completion. Short sends
  * resume where they stopped. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,7 +24,14 @@ typedef struct drain_waiter {
     rlist link;
     ringo_task *task;
     ringo__wait wait;
+    int fd;
 } drain_waiter;
+
+static void drain_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    snprintf(buf, n, "stream drain fd %d",
+             ((const drain_waiter *)((const char *)w - offsetof(drain_waiter, wait)))->fd);
+}
 
 static void send_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags);
 
@@ -245,7 +253,9 @@ int ringo_stream_drain(ringo_stream *s)
     if (ret < 0)
         return ret;
     while (s->wpaused && !s->werr) {
-        drain_waiter w = { .task = l->current, .wait = { .cancel = drain_cancel } };
+        drain_waiter w = { .task = l->current,
+                           .wait = { .cancel = drain_cancel, .describe = drain_describe },
+                           .fd = s->fd };
         rlist_push(&s->drainers, &w.link);
         ret = ringo__wait_on(l, &w.wait);
         rlist_del(&w.link);
