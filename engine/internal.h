@@ -378,8 +378,14 @@ static inline int ringo__enter(ringo_loop **lp)
  * happen; the owner then decides (a Lock handed to a cancelled waiter is
  * passed on). */
 int  ringo__wait_on(ringo_loop *l, ringo__wait *w);
-/* Interrupt t's current wait (t suspended with t->waiting set). */
+/* Interrupt t's current wait (t suspended with t->waiting set). w->why is
+ * set first, which ends its interruptibility: t->waiting stays, so that a
+ * task still waiting after its cancel hook ran can say on what. */
 void ringo__interrupt(ringo_task *t, int why);
+static inline bool ringo__interruptible(const ringo__wait *w)
+{
+    return w && w->cancel && !w->why;
+}
 
 /* timer.c */
 int     ringo__timer_add(ringo_loop *l, ringo__timer *tm);   /* 0 or -ENOMEM */

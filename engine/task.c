@@ -295,7 +295,7 @@ int ringo__cancel(ringo_task *t)
     t->cancelled = true;
     if (RINGO_UNLIKELY(t->proxy))
         return ringo__proxy_cancel(t);
-    if (t->state == RINGO_T_SUSPENDED && t->waiting && t->waiting->cancel)
+    if (t->state == RINGO_T_SUSPENDED && ringo__interruptible(t->waiting))
         ringo__interrupt(t, -ECANCELED);
     return 0;
 }
