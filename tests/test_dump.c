@@ -446,15 +446,16 @@ static int usr1_main(void *arg)
     return 0;
 }
 
-/* stderr becomes a memfd for the run. */
-static int with_stderr(int *mfd, ringo_fn fn)
+/* stderr becomes a memfd for a debug run of n loops. */
+static int with_stderr(int *mfd, ringo_fn fn, unsigned loops)
 {
     *mfd = memfd_create("stderr", MFD_CLOEXEC);
     cr_assert_geq(*mfd, 0);
     fflush(stderr);
     int saved = dup(STDERR_FILENO);
     dup2(*mfd, STDERR_FILENO);
-    int ret = ringo_run_config(&debug_cfg, fn, mfd);
+    int ret = loops > 1 ? run_loops_clean(&debug_cfg, loops, fn, mfd)
+                        : run_clean_config(&debug_cfg, fn, mfd);
     dup2(saved, STDERR_FILENO);
     close(saved);
     return ret;
@@ -463,7 +464,7 @@ static int with_stderr(int *mfd, ringo_fn fn)
 Test(dump, sigusr1_writes_the_dump_to_stderr_in_debug_mode)
 {
     int mfd;
-    cr_assert_eq(with_stderr(&mfd, usr1_main), 0);
+    cr_assert_eq(with_stderr(&mfd, usr1_main, 1), 0);
     close(mfd);
     struct sigaction sa;
     cr_assert_eq(sigaction(SIGUSR1, NULL, &sa), 0);
@@ -492,9 +493,67 @@ Test(dump, sigusr1_stays_with_a_program_that_handles_it)
     sigemptyset(&sa.sa_mask);
     cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
     int mfd;
-    cr_assert_eq(with_stderr(&mfd, own_usr1_main), 0);
+    cr_assert_eq(with_stderr(&mfd, own_usr1_main, 1), 0);
     close(mfd);
     struct sigaction now;
     cr_assert_eq(sigaction(SIGUSR1, NULL, &now), 0);
     cr_assert(now.sa_handler == own_handler, "ours was left in place");
+}
+
+/* Loop 0 takes the signal; whichever loop sees it first dumps them all. */
+static int usr1_loops_main(void *arg)
+{
+    int *err = arg;
+    cr_assert_eq(raise(SIGUSR1), 0);
+    char *text = NULL;
+    for (int i = 0; i < 2000; i++) {
+        cr_assert_eq(ringo_sleep(RINGO_MS(1)), 0);
+        free(text);
+        text = slurp(*err);
+        if (strstr(text, "\"ringo-dump\" running") && strstr(text, "loop 0 task") &&
+            strstr(text, "loop 1 task"))
+            break;
+    }
+    line ls[8];
+    size_t n = parse_all(text, ls, 8);
+    cr_assert_eq(n, 3, "two mains and the dump's task:\n%s", text);
+    unsigned mains = 0;
+    for (size_t i = 0; i < n; i++)
+        mains |= strcmp(ls[i].name, "main") == 0 ? 1u << ls[i].loop : 0;
+    cr_assert_eq(mains, 3u, "both loops' mains:\n%s", text);
+    free(text);
+    return 0;
+}
+
+Test(dump, sigusr1_dumps_every_loop_of_a_run)
+{
+    int mfd;
+    cr_assert_eq(with_stderr(&mfd, usr1_loops_main, 2), 0);
+    close(mfd);
+}
+
+/* A program waiting for SIGUSR1 blocks it: the signal is its own. */
+static int usr1_waiter(void *arg) { (void)arg; return ringo_wait_signal(SIGUSR1); }
+
+static int waited_usr1_main(void *arg)
+{
+    int *err = arg;
+    ringo_task *t;
+    cr_assert_eq(ringo_spawn(&t, usr1_waiter, NULL), 0);
+    cr_assert_eq(ringo_yield(), 0);
+    cr_assert_eq(kill(getpid(), SIGUSR1), 0);
+    cr_assert_eq(ringo_await(t), SIGUSR1);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(ringo_sleep(RINGO_MS(1)), 0);
+    char *text = slurp(*err);
+    cr_assert_null(strstr(text, "ringo-dump"), "no dump: %s", text);
+    free(text);
+    return 0;
+}
+
+Test(dump, sigusr1_goes_to_ringo_wait_signal_not_to_the_dump)
+{
+    int mfd;
+    cr_assert_eq(with_stderr(&mfd, waited_usr1_main, 1), 0);
+    close(mfd);
 }
