@@ -168,7 +168,6 @@ struct ringo_task {
     ringo__wait *waiting;          /* set while suspended on something (cancel
                                       NULL: not interruptible) */
     int64_t since;                 /* l->now when it last suspended */
-    void *site;                    /* debug: the return address of its spawn call */
     ringo_fn fn;
     void *arg;
     int status;
@@ -187,6 +186,7 @@ struct ringo_task {
     struct ringo__remote *proxy;   /* this handle stands for a task of another
                                       loop (remote.c): it has no coroutine */
     struct ringo__remote *for_proxy; /* a task whose handle is on another loop */
+    void *site;                    /* debug: the return address of its spawn call */
     char *name;                    /* name_inline or malloc'd */
     char name_inline[RINGO_TASK_NAME_INLINE];
 };
@@ -248,6 +248,11 @@ typedef struct ringo_loop {
     coro_t sched;                  /* the thread's context: runs the scheduler */
     coro_pool pool;
     ringo_task *current;
+    /* The clock as of the last step that slept, ran timers, or was the 16th
+     * since a reading: what a suspending task records (t->since) without
+     * reading the clock itself. */
+    int64_t now;
+    unsigned clock_steps;
 
     ringo_task *rq_head, *rq_tail; /* FIFO of READY tasks */
     size_t rq_len;
@@ -274,11 +279,6 @@ typedef struct ringo_loop {
     ringo__offload offload;
 
     int64_t slice_start;           /* debug: when the running task was resumed */
-    /* The clock as of the last step that slept, ran timers, or was the 16th
-     * since a reading: what a suspending task records (t->since) without
-     * reading the clock itself. */
-    int64_t now;
-    unsigned clock_steps;
     _Atomic bool usr1_ok;          /* debug.c: SIGUSR1 may kick inbox.efd */
     rlist closers;                 /* ringo__closer, run at loop close */
 
