@@ -5,6 +5,7 @@
  * wait-local deadline, as in ringo_wait: lowered for the wait, restored
  * after; unlike ringo_wait, our expiry and the caller's are both
  * -ETIMEDOUT. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "engine/waitq.h"
@@ -74,6 +75,14 @@ static int mark_firsts(ringo_task **tasks, size_t n, bool *first)
     return 0;
 }
 
+static void next_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    const ringo_completions *c =
+        (const ringo_completions *)((const char *)w - offsetof(ringo_completions, wait));
+    snprintf(buf, n, "as_completed %p (%zu of %zu tasks returned)", (const void *)c, c->nout,
+             c->n);
+}
+
 int ringo_as_completed_new(ringo_completions **out, ringo_task **tasks, size_t n)
 {
     if (!out || !tasks || n == 0)
@@ -98,7 +107,8 @@ int ringo_as_completed_new(ringo_completions **out, ringo_task **tasks, size_t n
         free(ready);
         return -ENOMEM;
     }
-    *c = (ringo_completions){ .loop = l, .wait.cancel = next_cancel, .ready = ready };
+    *c = (ringo_completions){ .loop = l, .wait.cancel = next_cancel,
+                            .wait.describe = next_describe, .ready = ready };
     for (size_t i = 0; i < n; i++) {
         if (!first[i])
             continue;

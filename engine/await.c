@@ -1,6 +1,8 @@
 /* ringo_await: wait for a task, as `await task` does in asyncio (cancelling
  * the awaiter cancels the awaited task, and the awaiter still waits for it to
  * finish, so a child never outlives the scope that awaits it). */
+#include <stdio.h>
+
 #include "engine/internal.h"
 
 typedef struct await_wait {
@@ -15,6 +17,12 @@ static void await_done(ringo__done_waiter *w, ringo_task *finished)
     (void)finished;
     await_wait *a = rlist_entry(w, await_wait, dw);
     ringo__wake(a->waiter);
+}
+
+static void await_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    const await_wait *a = (const await_wait *)((const char *)w - offsetof(await_wait, wait));
+    snprintf(buf, n, "await task \"%s\"", ringo__task_name(a->target));
 }
 
 static void await_cancel(ringo__wait *w)
@@ -33,15 +41,17 @@ int ringo__await_done(ringo_loop *l, ringo_task *t)
         await_wait a = {
             .dw.done = await_done,
             .wait.cancel = await_cancel,
+            .wait.describe = await_describe,
             .waiter = cur,
             .target = t,
         };
         ringo__done_wait(t, &a.dw);
         /* Once interrupted, waiting is not interruptible any more: t has
          * been cancelled and finishes soon. */
-        if (first)
-            ringo__suspend(l, NULL);
-        else
+        if (first) {
+            a.wait.cancel = NULL;
+            ringo__suspend(l, &a.wait);
+        } else
             first = ringo__wait_on(l, &a.wait);
         if (t->state != RINGO_T_DONE) {
             rlist_del(&a.dw.link);

@@ -256,7 +256,8 @@ static void file_work(struct ringo__job *job)
  * interruption. */
 static long on_pool(ringo_loop *l, const ringo__io *io, int64_t off)
 {
-    file_job j = { .job.work = file_work, .io = io, .off = off };
+    file_job j = { .job.work = file_work, .job.what = ringo__io_kind_name(io->kind), .io = io,
+                   .off = off };
     int ret = ringo__workers_run(l, &j.job);
     return ret < 0 && ret != -ECANCELED && ret != -ETIMEDOUT ? ret : j.res;
 }
@@ -291,6 +292,7 @@ static int park(ringo_loop *l, ringo__op *op)
         return ret;
     op->task = l->current;
     op->wait.cancel = op_cancel;
+    op->wait.describe = ringo__op_describe;
     op->rq.state = ST_WAIT;
     rlist_push(wants_write(&op->rq.io) ? &e->wr : &e->rd, &op->rq.link);
     ep->nwait++;
@@ -636,7 +638,7 @@ void ringo__epoll_step(ringo_loop *l, bool wait)
         timeout = next == INT64_MAX ? -1 : next - ringo_now();
         if (timeout < 0 && next != INT64_MAX)
             timeout = 0;
-        coro_pool_trim(&l->pool, ringo_now());
+        coro_pool_trim(&l->pool, l->now);   /* fresh enough for a 1 s period */
     }
     int n = wait_events(ep, timeout);
     if (n < 0 && errno != EINTR) {

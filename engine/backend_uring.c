@@ -221,7 +221,7 @@ void ringo__uring_step(ringo_loop *l, bool wait)
         return;
     }
     if (wait) {   /* about to idle: a good moment to shrink caches and limits */
-        coro_pool_trim(&l->pool, ringo_now());
+        coro_pool_trim(&l->pool, l->now);   /* fresh enough for a 1 s period */
         ringo__offload_idle(l);
     }
     ringo__offload_submitted(l);
@@ -432,6 +432,7 @@ int ringo__uring_wait(ringo_loop *l, ringo__op *op)
                         : op->rq.io.how == RINGO_READ_OFFLOAD ? offloaded_complete
                                                               : op_complete;
     op->wait.cancel = op_cancel;
+    op->wait.describe = ringo__op_describe;
     op->wait.why = 0;
     op->task = cur;
     io_uring_sqe_set_data(sqe, &op->rq.h);

@@ -33,7 +33,7 @@ int ringo_barrier_new(ringo_barrier **out, unsigned parties)
         return -ENOMEM;
     b->parties = parties;
     b->broken = false;
-    ringo__waitq_init(&b->waiters);
+    ringo__waitq_init(&b->waiters, "barrier", b);
     atomic_init(&b->loop, NULL);
     *out = b;
     return 0;

@@ -168,6 +168,18 @@ static void waiter_cancel(ringo__wait *wt)
         ringo__wake(w->task);
 }
 
+static void send_describe(const ringo__wait *wt, char *buf, size_t n)
+{
+    const chan_waiter *w = (const chan_waiter *)((const char *)wt - offsetof(chan_waiter, wait));
+    snprintf(buf, n, "channel send %p", (const void *)w->c);
+}
+
+static void recv_describe(const ringo__wait *wt, char *buf, size_t n)
+{
+    const chan_waiter *w = (const chan_waiter *)((const char *)wt - offsetof(chan_waiter, wait));
+    snprintf(buf, n, "channel recv %p", (const void *)w->c);
+}
+
 /* Queue the current task on q (c->mu held, released here) and suspend it.
  * Returns the result it was served, or the interruption. Out of line so the
  * fast paths need no frame for the node. */
@@ -175,6 +187,7 @@ static __attribute__((noinline)) int wait_locked(ringo_loop *l, ringo_chan *c, r
                                                  chan_waiter *w)
 {
     w->wait.cancel = waiter_cancel;
+    w->wait.describe = q == &c->senders ? send_describe : recv_describe;
     w->task = l->current;
     w->c = c;
     w->state = W_QUEUED;

@@ -24,7 +24,7 @@ int ringo_cond_new(ringo_cond **out, ringo_lock *lk)
     if (!c)
         return -ENOMEM;
     c->lock = lk;
-    ringo__waitq_init(&c->waiters);
+    ringo__waitq_init(&c->waiters, "condition", c);
     atomic_init(&c->loop, NULL);
     *out = c;
     return 0;

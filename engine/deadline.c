@@ -25,14 +25,13 @@ static void deadline_fire(ringo__timer *tm)
 {
     deadline_timer *d = (deadline_timer *)tm;
     ringo_task *t = d->task;
-    if (t->state == RINGO_T_SUSPENDED && t->waiting == d->w)
+    if (t->state == RINGO_T_SUSPENDED && t->waiting == d->w && ringo__interruptible(d->w))
         ringo__interrupt(t, -ETIMEDOUT);
 }
 
 void ringo__interrupt(ringo_task *t, int why)
 {
     ringo__wait *w = t->waiting;
-    t->waiting = NULL;
     w->why = why;
     w->cancel(w);
 }

@@ -57,7 +57,7 @@ int ringo_event_new(ringo_event **out)
     ringo_event *e = calloc(1, sizeof *e);
     if (!e)
         return -ENOMEM;
-    ringo__waitq_init(&e->waiters);
+    ringo__waitq_init(&e->waiters, "event", e);
     e->msg.run = remote_set_run;
     *out = e;
     return 0;

@@ -110,10 +110,17 @@ static void waiter_cancel(ringo__wait *wt)
         ringo__wake(w->task);
 }
 
+static void waiter_describe(const ringo__wait *wt, char *buf, size_t n)
+{
+    const fut_waiter *w = (const fut_waiter *)((const char *)wt - offsetof(fut_waiter, wait));
+    snprintf(buf, n, "future %p", (const void *)w->f);
+}
+
 /* f->mu held, released here. Out of line: the set case needs no node. */
 static __attribute__((noinline)) int wait_locked(ringo_loop *l, ringo_future *f, void **value)
 {
-    fut_waiter w = { .wait.cancel = waiter_cancel, .task = l->current, .f = f,
+    fut_waiter w = { .wait.cancel = waiter_cancel, .wait.describe = waiter_describe,
+                     .task = l->current, .f = f,
                      .state = FW_QUEUED };
     rlist_push(&f->waiters, &w.link);
     f->nwait++;

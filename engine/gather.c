@@ -11,6 +11,8 @@
  * then it is identified as gather's by the same test ringo_await applies
  * (valid, reference held, not awaited by someone else), so a bad handle in
  * the list is never cancelled, awaited or released by mistake. */
+#include <stdio.h>
+
 #include "engine/internal.h"
 
 typedef struct gather_wait {
@@ -42,6 +44,13 @@ static void gather_done(ringo__done_waiter *w, ringo_task *finished)
     ringo__wake(rlist_entry(w, gather_wait, dw)->waiter);
 }
 
+static void gather_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    const gather_wait *g = (const gather_wait *)((const char *)w - offsetof(gather_wait, wait));
+    snprintf(buf, n, "gather: await task \"%s\", %zu more", ringo__task_name(g->target),
+             g->nrest);
+}
+
 static void gather_cancel(ringo__wait *w)
 {
     gather_wait *g = (gather_wait *)((char *)w - offsetof(gather_wait, wait));
@@ -67,15 +76,17 @@ static int gather_one(ringo_loop *l, ringo_task **tasks, size_t i, size_t n, int
         gather_wait g = {
             .dw.done = gather_done,
             .wait.cancel = gather_cancel,
+            .wait.describe = gather_describe,
             .waiter = l->current,
             .target = t,
             .rest = tasks + i + 1,
             .nrest = n - i - 1,
         };
         ringo__done_wait(t, &g.dw);
-        if (*stop)
-            ringo__suspend(l, NULL);
-        else
+        if (*stop) {
+            g.wait.cancel = NULL;
+            ringo__suspend(l, &g.wait);
+        } else
             *stop = ringo__wait_on(l, &g.wait);
         if (t->state != RINGO_T_DONE) {
             rlist_del(&g.dw.link);

@@ -7,6 +7,7 @@
  * before ringo_group_wait does not cancel the task that will wait (asyncio
  * cancels the parent and "uncancels" it in __aexit__, which ringo cannot),
  * and only the first failure is returned (no exception group). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "engine/internal.h"
@@ -69,6 +70,12 @@ static void group_cancel(ringo__wait *w)
     group_abort((ringo_group *)((char *)w - offsetof(ringo_group, wait)));
 }
 
+static void group_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    const ringo_group *g = (const ringo_group *)((const char *)w - offsetof(ringo_group, wait));
+    snprintf(buf, n, "task group %p, %zu running", (const void *)g, g->pending);
+}
+
 int ringo_group_new(ringo_group **out)
 {
     if (!out)
@@ -78,6 +85,7 @@ int ringo_group_new(ringo_group **out)
         return -ENOMEM;
     rlist_init(&g->members);
     g->wait.cancel = group_cancel;
+    g->wait.describe = group_describe;
     *out = g;
     return 0;
 }
@@ -101,6 +109,8 @@ int ringo_group_spawn(ringo_group *g, ringo_fn fn, void *arg)
         free(m);
         return ret;
     }
+    if (RINGO_UNLIKELY(l->debug))
+        m->task->site = __builtin_return_address(0);
     g->loop = l;
     m->g = g;
     m->dw.done = member_done;
@@ -159,7 +169,8 @@ int ringo_group_wait(ringo_group *g)
             stop = ringo__interrupted(cur);
         if (stop) {
             group_abort(g);
-            ringo__suspend(l, NULL);   /* the last member to finish wakes us */
+            g->wait.cancel = NULL;   /* not interruptible from now on */
+            ringo__suspend(l, &g->wait);   /* the last member to finish wakes us */
         } else {
             stop = ringo__wait_on(l, &g->wait);
         }

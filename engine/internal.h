@@ -123,7 +123,11 @@ typedef struct ringo__req {
  * finishing task) will. */
 typedef struct ringo__wait ringo__wait;
 struct ringo__wait {
-    void (*cancel)(ringo__wait *w);
+    void (*cancel)(ringo__wait *w);   /* NULL: the wait cannot be interrupted */
+    /* For ringo_dump_tasks: what the task waits on, in words ("recv fd 7"),
+     * NUL-terminated into buf. Runs on the task's loop while it waits; NULL
+     * says nothing. */
+    void (*describe)(const ringo__wait *w, char *buf, size_t n);
     int why;   /* 0 while not interrupted */
 };
 
@@ -171,7 +175,9 @@ struct ringo_task {
     coro_t coro;
     struct ringo_loop *loop;
     ringo_task *rq_next;           /* run queue link */
-    ringo__wait *waiting;          /* set while suspended on something cancellable */
+    ringo__wait *waiting;          /* set while suspended on something (cancel
+                                      NULL: not interruptible) */
+    int64_t since;                 /* l->now when it last suspended */
     ringo_fn fn;
     void *arg;
     int status;
@@ -190,6 +196,7 @@ struct ringo_task {
     struct ringo__remote *proxy;   /* this handle stands for a task of another
                                       loop (remote.c): it has no coroutine */
     struct ringo__remote *for_proxy; /* a task whose handle is on another loop */
+    void *site;                    /* debug: the return address of its spawn call */
     char *name;                    /* name_inline or malloc'd */
     char name_inline[RINGO_TASK_NAME_INLINE];
 };
@@ -253,6 +260,11 @@ typedef struct ringo_loop {
     coro_t sched;                  /* the thread's context: runs the scheduler */
     coro_pool pool;
     ringo_task *current;
+    /* The clock as of the last step that slept, ran timers, or was the 16th
+     * since a reading: what a suspending task records (t->since) without
+     * reading the clock itself. */
+    int64_t now;
+    unsigned clock_steps;
 
     ringo_task *rq_head, *rq_tail; /* FIFO of READY tasks */
     size_t rq_len;
@@ -280,6 +292,7 @@ typedef struct ringo_loop {
     ringo__offload offload;
 
     int64_t slice_start;           /* debug: when the running task was resumed */
+    _Atomic bool usr1_ok;          /* debug.c: SIGUSR1 may kick inbox.efd */
     rlist closers;                 /* ringo__closer, run at loop close */
 
     /* Many loops (loops.c, inbox.c, remote.c) */
@@ -378,8 +391,14 @@ static inline int ringo__enter(ringo_loop **lp)
  * happen; the owner then decides (a Lock handed to a cancelled waiter is
  * passed on). */
 int  ringo__wait_on(ringo_loop *l, ringo__wait *w);
-/* Interrupt t's current wait (t suspended with t->waiting set). */
+/* Interrupt t's current wait (t suspended with t->waiting set). w->why is
+ * set first, which ends its interruptibility: t->waiting stays, so that a
+ * task still waiting after its cancel hook ran can say on what. */
 void ringo__interrupt(ringo_task *t, int why);
+static inline bool ringo__interruptible(const ringo__wait *w)
+{
+    return w && w->cancel && !w->why;
+}
 
 /* timer.c */
 int     ringo__timer_add(ringo_loop *l, ringo__timer *tm);   /* 0 or -ENOMEM */
@@ -424,5 +443,16 @@ void ringo__offload_idle(ringo_loop *l);
 void ringo__debug_slice_end(ringo_loop *l, const ringo_task *t);
 void ringo__debug_unretrieved(const ringo_task *t);
 void ringo__debug_alive_at_close(ringo_loop *l);
+/* SIGUSR1 dumps every loop's tasks to stderr under debug (see ringo.h):
+ * install the handler at loop open if the program has none, take it away at
+ * close; poll, from the scheduler, whether one arrived. */
+void ringo__debug_usr1_open(ringo_loop *l);
+void ringo__debug_usr1_close(ringo_loop *l);
+void ringo__debug_usr1_poll(ringo_loop *l);
+
+/* dump.c: "<kind> fd N" for a wait on an op (both backends' ringo__op);
+ * an op kind's name in words ("recv"). */
+void ringo__op_describe(const ringo__wait *w, char *buf, size_t n);
+const char *ringo__io_kind_name(unsigned kind);
 
 #endif

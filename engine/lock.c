@@ -27,7 +27,7 @@ int ringo_lock_new(ringo_lock **out)
         return -ENOMEM;
     lk->owner = 0;
     atomic_init(&lk->loop, NULL);
-    ringo__waitq_init(&lk->waiters);
+    ringo__waitq_init(&lk->waiters, "lock", lk);
     *out = lk;
     return 0;
 }

@@ -371,6 +371,13 @@ static void job_cancel(ringo__wait *w)
     (void)w;
 }
 
+static void job_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    const struct ringo__job *j =
+        (const struct ringo__job *)((const char *)w - offsetof(struct ringo__job, wait));
+    snprintf(buf, n, "worker thread: %s", j->what ? j->what : "blocking call");
+}
+
 int ringo__workers_run(ringo_loop *l, struct ringo__job *job)
 {
     if (!l->workers) {
@@ -382,6 +389,7 @@ int ringo__workers_run(ringo_loop *l, struct ringo__job *job)
     job->task = l->current;
     job->finished = false;
     job->wait.cancel = job_cancel;
+    job->wait.describe = job_describe;
     int ret = submit(p, job);
     if (ret < 0)
         return ret;
@@ -389,8 +397,9 @@ int ringo__workers_run(ringo_loop *l, struct ringo__job *job)
     arm(p);
     ret = ringo__wait_on(l, &job->wait);
     /* The job (often on this stack) is the worker's until it comes back. */
+    job->wait.cancel = NULL;
     while (!job->finished)
-        ringo__suspend(l, NULL);
+        ringo__suspend(l, &job->wait);
     return ret;
 }
 

@@ -17,6 +17,7 @@
  * returns. */
 struct ringo__job {
     void (*work)(struct ringo__job *job);
+    const char *what;              /* for ringo_dump_tasks; NULL: "blocking call" */
     /* private to pool.c */
     struct ringo__job *next;       /* pending queue, then finished list */
     ringo__wait wait;

@@ -48,9 +48,9 @@ static int queue_new(ringo_queue **out, size_t maxsize, enum ringo__qorder order
         return -ENOMEM;
     ringo__qstore_init(&q->st, order, cmp);
     q->maxsize = maxsize;
-    ringo__waitq_init(&q->getters);
-    ringo__waitq_init(&q->putters);
-    ringo__waitq_init(&q->joiners);
+    ringo__waitq_init(&q->getters, "queue get", q);
+    ringo__waitq_init(&q->putters, "queue put", q);
+    ringo__waitq_init(&q->joiners, "queue join", q);
     atomic_init(&q->loop, NULL);
     *out = q;
     return 0;

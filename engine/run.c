@@ -41,6 +41,7 @@ int ringo__loop_open(ringo_loop *l, struct ringo__run *run, unsigned index)
     rlist_init(&l->proxy_list);
     l->run = run;
     l->index = index;
+    l->now = ringo_now();
     l->debug = env_on("RINGO_DEBUG") || (cfg && (cfg->flags & RINGO_CFG_DEBUG));
     l->send_zc = env_on("RINGO_SEND_ZC") || (cfg && (cfg->flags & RINGO_CFG_SEND_ZC));
     size_t stack = cfg ? cfg->stack_size : 0;
@@ -64,6 +65,8 @@ int ringo__loop_open(ringo_loop *l, struct ringo__run *run, unsigned index)
     l->pool_spin_ns = cfg && cfg->idle_spin_ns ? (spin > 0 ? spin : 0) : RINGO_SPIN_DEFAULT;
     coro_init_thread(&l->sched);
     (void)coro_overflow_handler_install();
+    if (l->debug)
+        ringo__debug_usr1_open(l);
     return 0;
 }
 
@@ -81,6 +84,8 @@ void ringo__loop_close(ringo_loop *l)
         c->close(c, l);
     }
     ringo__workers_close(l);
+    if (l->debug)
+        ringo__debug_usr1_close(l);   /* before the eventfd it kicks goes */
     ringo__inbox_close(l);
     ringo__tasks_free_all(l);
     ringo__timers_free(l);

@@ -115,6 +115,7 @@ void ringo__suspend(ringo_loop *l, ringo__wait *w)
     ringo_task *cur = l->current;
     cur->state = RINGO_T_SUSPENDED;
     cur->waiting = w;
+    cur->since = l->now;
     switch_away(l, cur);
     cur->waiting = NULL;
 }
@@ -186,6 +187,8 @@ void ringo__schedule(ringo_loop *l, const ringo_task *until)
         l->broken = false;
         if (finished(l, until))
             return;
+        if (RINGO_UNLIKELY(l->debug))
+            ringo__debug_usr1_poll(l);
         /* Waits that another thread or loop may end (an event set from
          * anywhere, a task of another loop, a channel) are not deadlocks. */
         if (l->rq_len == 0 && l->inflight == 0 && l->ntimers == 0 &&

@@ -30,7 +30,7 @@ static int sem_new(ringo_sem **out, unsigned value, unsigned bound)
     s->value = value;
     s->lent = 0;
     s->bound = bound;
-    ringo__waitq_init(&s->waiters);
+    ringo__waitq_init(&s->waiters, "semaphore", s);
     atomic_init(&s->loop, NULL);
     *out = s;
     return 0;

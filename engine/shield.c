@@ -5,13 +5,22 @@
  *
  * The wait is a done-waiter on t whose cancel hook unqueues it and wakes the
  * caller, touching nothing of t but its waiter list. */
+#include <stdio.h>
+
 #include "engine/internal.h"
 
 typedef struct shield_wait {
     ringo__done_waiter dw;
     ringo__wait wait;
     ringo_task *waiter;
+    ringo_task *target;
 } shield_wait;
+
+static void shield_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    const shield_wait *s = (const shield_wait *)((const char *)w - offsetof(shield_wait, wait));
+    snprintf(buf, n, "shield task \"%s\"", ringo__task_name(s->target));
+}
 
 static void shield_done(ringo__done_waiter *w, ringo_task *finished)
 {
@@ -40,10 +49,13 @@ int ringo_shield(ringo_task *t)
     bool unwinding = ringo__interrupted(l->current) != 0;
     t->awaited = true;
     while (t->state != RINGO_T_DONE) {
-        shield_wait s = { .dw.done = shield_done, .wait.cancel = shield_cancel, .waiter = l->current };
+        shield_wait s = { .dw.done = shield_done,
+                          .wait = { .cancel = unwinding ? NULL : shield_cancel,
+                                    .describe = shield_describe },
+                          .waiter = l->current, .target = t };
         ringo__done_wait(t, &s.dw);
         if (unwinding) {
-            ringo__suspend(l, NULL);
+            ringo__suspend(l, &s.wait);
             ret = 0;
         } else {
             ret = ringo__wait_on(l, &s.wait);

@@ -2,6 +2,7 @@
  * and no CQE: the loop's one wait in the kernel is bounded by the earliest
  * timer, and expired timers fire in deadline order (timer.c), so sleepers
  * wake in the order of their deadlines however late the loop runs. */
+#include <stdio.h>
 #include <time.h>
 
 #include "engine/internal.h"
@@ -23,6 +24,13 @@ typedef struct sleep_wait {
 static void sleep_fire(ringo__timer *tm)
 {
     ringo__wake(((sleep_wait *)tm)->task);
+}
+
+static void sleep_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    const sleep_wait *s = (const sleep_wait *)((const char *)w - offsetof(sleep_wait, wait));
+    int64_t left = s->tm.at - ringo_now();
+    snprintf(buf, n, "sleep %.1f ms left", (double)(left > 0 ? left : 0) / 1e6);
 }
 
 static void sleep_cancel(ringo__wait *w)
@@ -50,7 +58,7 @@ int ringo_sleep(int64_t ns)
         at = cur->deadline;
     sleep_wait s = {
         .tm = { .at = at, .idx = RINGO_TIMER_IDLE, .fire = sleep_fire },
-        .wait = { .cancel = sleep_cancel },
+        .wait = { .cancel = sleep_cancel, .describe = sleep_describe },
         .task = cur,
         .loop = l,
     };

@@ -25,6 +25,7 @@ static void task_init(ringo_task *t, ringo_loop *l, uint64_t id, ringo_fn fn, vo
     t->arg = arg;
     t->status = 0;
     t->waiting = NULL;
+    t->site = NULL;
     t->cancelled = false;
     t->caller_ref = true;
     t->retrieved = false;
@@ -260,19 +261,29 @@ void ringo__done_wait(ringo_task *t, ringo__done_waiter *w)
     rlist_push(&t->done_waiters, &w->link);
 }
 
-int ringo_spawn_named(ringo_task **out, const char *name, ringo_fn fn, void *arg)
+/* site: the public call's return address, which debug mode keeps for
+ * ringo_dump_tasks (symbolized then, with dladdr). */
+static int spawn(ringo_task **out, const char *name, ringo_fn fn, void *arg, void *site)
 {
     if (!out || !fn)
         return -EINVAL;
     ringo_loop *l = ringo__loop;
     if (!l)
         return -EPERM;
-    return ringo__task_new(l, out, name, fn, arg);
+    int ret = ringo__task_new(l, out, name, fn, arg);
+    if (ret == 0 && RINGO_UNLIKELY(l->debug))
+        (*out)->site = site;
+    return ret;
+}
+
+int ringo_spawn_named(ringo_task **out, const char *name, ringo_fn fn, void *arg)
+{
+    return spawn(out, name, fn, arg, __builtin_return_address(0));
 }
 
 int ringo_spawn(ringo_task **out, ringo_fn fn, void *arg)
 {
-    return ringo_spawn_named(out, NULL, fn, arg);
+    return spawn(out, NULL, fn, arg, __builtin_return_address(0));
 }
 
 int ringo__cancel(ringo_task *t)
@@ -284,7 +295,7 @@ int ringo__cancel(ringo_task *t)
     t->cancelled = true;
     if (RINGO_UNLIKELY(t->proxy))
         return ringo__proxy_cancel(t);
-    if (t->state == RINGO_T_SUSPENDED && t->waiting)
+    if (t->state == RINGO_T_SUSPENDED && ringo__interruptible(t->waiting))
         ringo__interrupt(t, -ECANCELED);
     return 0;
 }

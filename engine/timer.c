@@ -108,7 +108,7 @@ void ringo__timers_run(ringo_loop *l)
 {
     if (!l->ntimers)
         return;
-    int64_t now = ringo_now();
+    int64_t now = l->now;   /* read by ringo__step just before */
     while (l->ntimers && l->timers[0].at <= now) {
         ringo__timer *tm = l->timers[0].tm;
         ringo__timer_del(l, tm);

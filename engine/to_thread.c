@@ -22,7 +22,7 @@ int ringo_to_thread(ringo_fn fn, void *arg)
     int ret = ringo__enter(&l);
     if (ret < 0)
         return ret;
-    thread_job tj = { .job.work = run_fn, .fn = fn, .arg = arg };
+    thread_job tj = { .job.work = run_fn, .job.what = "to_thread", .fn = fn, .arg = arg };
     ret = ringo__workers_run(l, &tj.job);
     return ret < 0 ? ret : tj.status;
 }

@@ -6,6 +6,7 @@
  * caller's deadline is lowered for the duration of the wait (the generic
  * wait then arms the timer) and restored afterwards; an expiry before the
  * caller's own deadline is our timeout, not an error. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "engine/internal.h"
@@ -50,6 +51,15 @@ static void slot_done(ringo__done_waiter *w, ringo_task *finished)
         c->met = true;
         ringo__wake(c->waiter);
     }
+}
+
+static void wait_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    const wait_ctx *c = (const wait_ctx *)((const char *)w - offsetof(wait_ctx, wait));
+    static const char *const when[] = { [RINGO_ALL_COMPLETED] = "all",
+                                        [RINGO_FIRST_COMPLETED] = "first",
+                                        [RINGO_FIRST_EXCEPTION] = "first failure" };
+    snprintf(buf, n, "wait for %s of %zu tasks, %zu done", when[c->when], c->n, c->ndone);
 }
 
 /* Interrupted (cancel, deadline, our timeout): just wake; the caller
@@ -112,7 +122,7 @@ int ringo_wait(ringo_task **tasks, size_t n, enum ringo_when when, int64_t timeo
     int ret = ringo__enter(&l);
     if (ret < 0)
         return ret;
-    wait_ctx c = { .wait.cancel = wait_cancel, .waiter = l->current, .when = when, .n = n };
+    wait_ctx c = { .wait = { .cancel = wait_cancel, .describe = wait_describe }, .waiter = l->current, .when = when, .n = n };
     bool any_failed = false;
     for (size_t i = 0; i < n; i++) {
         ringo_task *t = tasks[i];

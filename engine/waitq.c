@@ -11,9 +11,17 @@ static void waiter_cancel(ringo__wait *wt)
     ringo__wake(w->task);
 }
 
+static void waiter_describe(const ringo__wait *wt, char *buf, size_t n)
+{
+    const ringo__waiter *w =
+        (const ringo__waiter *)((const char *)wt - offsetof(ringo__waiter, wait));
+    snprintf(buf, n, "%s %p", w->q->what, w->q->obj);
+}
+
 static inline void waiter_queue(ringo_loop *l, ringo__waitq *q, ringo__waiter *w)
 {
     w->wait.cancel = waiter_cancel;
+    w->wait.describe = waiter_describe;
     w->task = l->current;
     w->q = q;
     w->item = NULL;
@@ -46,7 +54,8 @@ int ringo__waitq_wait(ringo_loop *l, ringo__waitq *q, ringo__waiter *w)
 int ringo__waitq_wait_uninterruptible(ringo_loop *l, ringo__waitq *q, ringo__waiter *w)
 {
     waiter_queue(l, q, w);
-    ringo__suspend(l, NULL);
+    w->wait.cancel = NULL;
+    ringo__suspend(l, &w->wait);
     return w->granted ? 0 : waiter_spurious(w);
 }
 

@@ -21,6 +21,8 @@
 typedef struct ringo__waitq {
     rlist head;
     size_t n;              /* nodes queued, for the refusal message in _free */
+    const char *what;      /* ringo_dump_tasks says "<what> <obj>": "lock 0x..." */
+    const void *obj;       /* the primitive */
 } ringo__waitq;
 
 typedef struct ringo__waiter {
@@ -34,10 +36,12 @@ typedef struct ringo__waiter {
     bool granted;
 } ringo__waiter;
 
-static inline void ringo__waitq_init(ringo__waitq *q)
+static inline void ringo__waitq_init(ringo__waitq *q, const char *what, const void *obj)
 {
     rlist_init(&q->head);
     q->n = 0;
+    q->what = what;
+    q->obj = obj;
 }
 
 static inline bool ringo__waitq_empty(const ringo__waitq *q)

@@ -159,6 +159,49 @@ RINGO_API int ringo_yield(void);
  * they were started, however late the loop runs (asyncio's rule). */
 RINGO_API int ringo_sleep(int64_t ns);
 
+/* asyncio.all_tasks(), as text (and what Go's SIGQUIT dump gives): write one
+ * line per live task of the calling loop, or of every loop of the run when
+ * every_loop, to fd; returns how many tasks were listed. Must be called
+ * from a task; works in a cancelled one too (it does not count as a
+ * suspension point). A line reads
+ *
+ *   loop 1 task 7 "db-3" suspended for 120.4 ms, cancelled: recv fd 7
+ *
+ * that is: "loop <index> task <id> "<name>" <state>", state being
+ * running, ready or suspended; then for a suspended task " for <ms> ms"
+ * (since it suspended, as of the loop's clock at its latest step: it may
+ * read high by the time tasks ran since, microseconds on a healthy loop);
+ * ", cancelled" once cancellation was requested; under debug mode
+ * ", spawned at <symbol>+0x<off> (<object>)" or "<object>+0x<off>" (the
+ * return address of the ringo_spawn, ringo_spawn_named or
+ * ringo_group_spawn call, found with dladdr: give the object's offset to
+ * addr2line); and for a suspended task ": <what it waits on>", in words:
+ * "recv fd 7", "sleep 80.0 ms left", "await task \"db-3\"", "lock 0x...",
+ * "queue get 0x...", "event 0x...", "channel recv 0x...", "signal 10",
+ * "worker thread: to_thread", "stream read fd 9", ... Names are quoted with
+ * '"' and '\\' escaped and control bytes as \xNN, so a line is one line.
+ * The calling loop's lines come first, then each other loop's as it
+ * answers: each loop lists its own tasks on its own thread, asked through
+ * its inbox, so the call waits (uninterruptibly) for every other loop to
+ * take a step; a loop that has begun closing is left out. Written with
+ * write(2) from the calling thread, blocking while fd does (a dump is a
+ * diagnostic); a reader gone away gives -EPIPE, not SIGPIPE.
+ * -EPERM outside a task, -EBADF if fd is not open for writing, -ENOMEM, or
+ * write's error (the lines before it were written).
+ *
+ * In debug mode SIGUSR1 writes this dump of every loop to stderr, unless
+ * the program handles SIGUSR1 itself. The rule: the first debug loop to
+ * open installs the handler only if SIGUSR1's disposition is then SIG_DFL;
+ * the last debug loop to close puts SIG_DFL back only if the handler is
+ * still ringo's. A program that installs its own handler (before or after),
+ * that ignores the signal, or that waits for it with ringo_wait_signal
+ * (which blocks it) keeps it to itself. The signal must reach a loop's
+ * thread (the engine's own threads block every signal): other threads of
+ * the program that leave it unblocked may take it without waking a loop.
+ * The handler only raises a flag; the dump is written by a task named
+ * "ringo-dump" that the loop starts after its current pass. */
+RINGO_API int ringo_dump_tasks(int fd, bool every_loop);
+
 /* ---- Waiting on many [gather, wait, wait_for, shield, TaskGroup, timeout] */
 
 /* Await all n tasks (n == 0 is fine). statuses (optional, n entries) gets

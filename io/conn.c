@@ -75,6 +75,7 @@ int ringo__resolve_type(const char *host, const char *port, int socktype, int fl
         return kind;
     struct gai_job g = {
         .job.work = gai_work,
+        .job.what = "getaddrinfo",
         .host = host,
         .port = port,
         .hints = { .ai_family = AF_UNSPEC, .ai_socktype = socktype, .ai_flags = flags },

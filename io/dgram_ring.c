@@ -2,6 +2,7 @@
  * endpoint's buffer ring, the queue of what arrived, the plain path, and
  * ringo_dgram_recv. */
 #include <netinet/udp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -207,6 +208,12 @@ static void ms_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags)
 
 /* ---- readers ------------------------------------------------------------- */
 
+static void reader_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    (void)w;
+    snprintf(buf, n, "datagram recv (multishot)");
+}
+
 static void reader_cancel(ringo__wait *w)
 {
     dgram_user *u = (dgram_user *)((char *)w - offsetof(dgram_user, own));
@@ -265,6 +272,7 @@ int ringo__dgram_wait(ringo_dgram *d, ringo_loop *l, dgram_user *u)
         if (!d->armed)
             arm(d, l);
         u->own.cancel = reader_cancel;
+        u->own.describe = reader_describe;
         u->w = &u->own;
         rlist_push(&d->readers, &u->rlink);
         int ret = ringo__wait_on(l, &u->own);
@@ -345,6 +353,12 @@ ssize_t ringo_dgram_recv(ringo_dgram *d, void *buf, size_t cap, struct sockaddr_
     return r;
 }
 
+static void closing_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    (void)w;
+    snprintf(buf, n, "datagram close: the multishot's last completion");
+}
+
 static void noop_cancel(ringo__wait *w)
 {
     (void)w;   /* the multishot's last completion wakes the closer */
@@ -355,7 +369,7 @@ void ringo__dgram_recv_stop(ringo_dgram *d, ringo_loop *l, bool in_task)
     if (d->armed) {
         ringo__io_cancel(l, &d->rq);
         d->closer = in_task ? l->current : NULL;
-        ringo__wait w = { .cancel = noop_cancel };
+        ringo__wait w = { .cancel = noop_cancel, .describe = closing_describe };
         /* The kernel writes into the buffers until that completion. */
         while (d->armed) {
             if (in_task)

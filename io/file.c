@@ -100,7 +100,8 @@ static int path_op(enum path_kind kind, const char *a, const char *b, mode_t mod
         op.rq.io = (ringo__io){ .kind = kinds[kind], .p = (void *)a, .q = (void *)b, .u = mode };
         return ringo__io_wait(l, &op);
     }
-    struct path_job p = { .job.work = path_work, .kind = kind, .a = a, .b = b, .mode = mode };
+    struct path_job p = { .job.work = path_work, .job.what = ringo__io_kind_name(kinds[kind]),
+                          .kind = kind, .a = a, .b = b, .mode = mode };
     ret = ringo__workers_run(l, &p.job);
     /* Interrupted, the syscall still ran to its end: report what it did (as
      * an op that completed before its cancel does); the task's next

@@ -236,7 +236,7 @@ int ringo_process_spawn(ringo_process **out, const char *const argv[],
         free(p);
         return ret;
     }
-    ringo__waitq_init(&p->waiters);
+    ringo__waitq_init(&p->waiters, "process wait", p);
     p->loop = l;
     p->closer.close = process_at_close;
     ringo__at_close(l, &p->closer);

@@ -22,6 +22,7 @@
  * accepted after that are closed as they arrive. */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -144,6 +145,12 @@ static void accept_cancel(ringo__wait *w)
     ringo__io_cancel(s->loop, &s->rq);
 }
 
+static void accept_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    const ringo_server *s = (const ringo_server *)((const char *)w - offsetof(ringo_server, wait));
+    snprintf(buf, n, "accept fd %d", s->fd);
+}
+
 /* Arm a multishot accept and sleep until it ends; returns how it ended. */
 static int accept_multishot(ringo_loop *l, ringo_server *s)
 {
@@ -243,6 +250,7 @@ static int server_new(ringo_server **out, ringo_loop *l, int fd, int port, bool 
     }
     s->rq.h.complete = accept_complete;
     s->wait.cancel = accept_cancel;
+    s->wait.describe = accept_describe;
     s->loop = l;
     s->fd = fd;
     s->port = port;
@@ -409,6 +417,12 @@ static void forever_cancel(ringo__wait *w)
     ringo__wake(f->task);
 }
 
+static void forever_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    (void)w;
+    snprintf(buf, n, "serve forever");
+}
+
 int ringo_server_serve_forever(ringo_server *s)
 {
     if (!s)
@@ -421,7 +435,7 @@ int ringo_server_serve_forever(ringo_server *s)
         return -EXDEV;   /* the server's state belongs to its loop */
     if (s->closing)
         return 0;
-    forever_wait f = { .wait.cancel = forever_cancel, .task = l->current };
+    forever_wait f = { .wait = { .cancel = forever_cancel, .describe = forever_describe }, .task = l->current };
     rlist_push(&s->waiters, &f.link);
     /* 0 when close woke us (it unlinked f); else the interruption. */
     return ringo__wait_on(l, &f.wait);

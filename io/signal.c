@@ -281,6 +281,12 @@ static void waiter_leave(sig_state *st, sig_waiter *w)
         disarm(st);
 }
 
+static void waiter_describe(const ringo__wait *wt, char *buf, size_t n)
+{
+    const sig_waiter *w = (const sig_waiter *)((const char *)wt - offsetof(sig_waiter, wait));
+    snprintf(buf, n, "signal %d", w->signo);
+}
+
 static void waiter_cancel(ringo__wait *wt)
 {
     sig_waiter *w = (sig_waiter *)((char *)wt - offsetof(sig_waiter, wait));
@@ -317,7 +323,7 @@ int ringo_wait_signal(int signo)
         run_unblock(l, signo);
         return ret;
     }
-    sig_waiter w = { .wait.cancel = waiter_cancel, .task = l->current, .signo = signo };
+    sig_waiter w = { .wait = { .cancel = waiter_cancel, .describe = waiter_describe }, .task = l->current, .signo = signo };
     rlist_push(head, &w.link);
     st->nwaiters++;
     arm(st);

@@ -213,6 +213,12 @@ static void close_cancel(ringo__wait *w)
     ringo__wake(s->closer);
 }
 
+static void close_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    const ringo_stream *s = (const ringo_stream *)((const char *)w - offsetof(ringo_stream, cwait));
+    snprintf(buf, n, "stream close fd %d", s->fd);
+}
+
 int ringo_stream_close(ringo_stream *s)
 {
     if (!s)
@@ -233,6 +239,7 @@ int ringo_stream_close(ringo_stream *s)
     if (ringo__stream_busy(s) && ringo__enter(&l) == 0) {
         s->closer = l->current;
         s->cwait.cancel = close_cancel;
+        s->cwait.describe = close_describe;
         while (ringo__stream_busy(s)) {
             if (ringo__wait_on(l, &s->cwait) < 0)
                 break;

@@ -12,6 +12,7 @@
  * Backpressure: the multishot recv is cancelled once `limit` bytes are
  * buffered and no reader asks for more, and re-armed when reads drain it. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,6 +257,12 @@ static void reader_cancel(ringo__wait *w)
     ringo__wake(s->reader);   /* the recv runs on: what it brings stays buffered */
 }
 
+static void reader_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    const ringo_stream *s = (const ringo_stream *)((const char *)w - offsetof(ringo_stream, rwait));
+    snprintf(buf, n, "stream read fd %d", s->fd);
+}
+
 /* Suspend until `want` bytes are buffered, EOF or an error. 0, -ECANCELED,
  * -ETIMEDOUT. */
 static int wait_data(ringo_stream *s, ringo_loop *l, size_t want, size_t hint)
@@ -264,6 +271,7 @@ static int wait_data(ringo_stream *s, ringo_loop *l, size_t want, size_t hint)
     s->want = want;
     s->hint = hint;
     s->rwait.cancel = reader_cancel;
+    s->rwait.describe = reader_describe;
     ringo__stream_recv_sync(s);
     int ret = 0;
     if (s->rstate != RECV_IDLE)

@@ -18,6 +18,7 @@
  * own (zc[]) that says which buffer it lets go; with none free, a send is a
  * plain one. The stream is freed only after the last notification. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,7 +34,14 @@ typedef struct drain_waiter {
     rlist link;
     ringo_task *task;
     ringo__wait wait;
+    int fd;
 } drain_waiter;
+
+static void drain_describe(const ringo__wait *w, char *buf, size_t n)
+{
+    snprintf(buf, n, "stream drain fd %d",
+             ((const drain_waiter *)((const char *)w - offsetof(drain_waiter, wait)))->fd);
+}
 
 static void send_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags);
 static void zc_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags);
@@ -354,7 +362,9 @@ int ringo_stream_drain(ringo_stream *s)
     if (ret < 0)
         return ret;
     while (s->wpaused && !s->werr) {
-        drain_waiter w = { .task = l->current, .wait = { .cancel = drain_cancel } };
+        drain_waiter w = { .task = l->current,
+                           .wait = { .cancel = drain_cancel, .describe = drain_describe },
+                           .fd = s->fd };
         rlist_push(&s->drainers, &w.link);
         ret = ringo__wait_on(l, &w.wait);
         rlist_del(&w.link);
