@@ -307,7 +307,8 @@ static void users_out(ringo_dgram *d)
         rlist_del(&u->rlink);
         u->closed = true;
         ringo_task *t = u->task;
-        if (t->state == RINGO_T_SUSPENDED && u->w && t->waiting == u->w)
+        if (t->state == RINGO_T_SUSPENDED && u->w && t->waiting == u->w &&
+            ringo__interruptible(u->w))
             ringo__interrupt(t, -EBADF);
     }
 }
