@@ -304,6 +304,11 @@ ROWS = [
     Row("BM_copy_1GiB/cp", "  coreutils cp (copy_file_range)"),
     Row("BM_copy_1GiB/cp_reflink_never", "  cp --reflink=never (read/write 128 KiB)"),
     Row("BM_copy_1GiB/dd_bs1M", "  dd bs=1M"),
+    # bench/tasks_1m.c: 1 M tasks sleeping a random 0-1 s at once; >= 1 M tasks/s each way
+    Row("BM_tasks_1M/spawn", "1 M tasks alive at once: spawn, per task", max_ns=1000),
+    Row("BM_tasks_1M/finish", "  the same: first run, sleep, wake and exit, CPU per task",
+        max_ns=1000, metric="cpu"),
+    Row("BM_tasks_1M/rss_per_task", "  the same: RSS per sleeping task, bytes", max_ns=6144),
     # bench/timers.c: 1 M timers, random deadlines within a second
     Row("BM_timers_1M/insert_cancel/ringo", "1 M timers armed then cancelled, per timer (4-ary heap)",
         baseline="BM_timers_1M/insert_cancel/heap2", vs="binary heap", metric="cpu"),

@@ -207,6 +207,12 @@ rm -f "$out_timers"
 if [ $# -eq 0 ]; then
     "$B/bench/timers" "$out_timers" "$REPS" || { echo "ringo: the timer benchmark failed"; rm -f "$out_timers"; }
 fi
+# A million tasks alive at once, each sleeping a random 0-1 s (bench/tasks_1m.c).
+out_tasks=$B/bench_tasks_1m.json
+rm -f "$out_tasks"
+if [ $# -eq 0 ]; then
+    "$B/bench/tasks_1m" "$out_tasks" || { echo "ringo: the 1 M task benchmark failed"; rm -f "$out_tasks"; }
+fi
 # Network: ringo's http_hello (on io_uring, and on the epoll backend) beside
 # the epoll (and libuv) server and nginx with one worker (return 200) under
 # wrk, each server pinned to its own CPU, 5 interleaved rounds (3 left the
@@ -313,7 +319,7 @@ echo
 results=()
 for f in "$out" "$out_nofpu" "$out_sync" "$out_asyncio" "$out_loops" "$net_out" "$net_loops_out" \
          "$tls_out" "$tls_bulk_out" "$rss_out" "$out_file" "$out_file_epoll" "$out_file_uv" \
-         "$out_cp" "$out_proc" "$out_proc_asyncio" "$out_timers" "$sw_out" "$udp_out" "$file_out"; do
+         "$out_cp" "$out_proc" "$out_proc_asyncio" "$out_timers" "$out_tasks" "$sw_out" "$udp_out" "$file_out"; do
     if [ -s "$f" ]; then results+=("$f"); fi
 done
 python3 bench/report.py "${results[@]}"
