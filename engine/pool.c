@@ -30,6 +30,10 @@
 #define WORKERS_MIN 4
 #define WORKERS_CAP 64
 #define IDLE_MS_DEFAULT 5000
+/* A spin that caught nothing (jobs come further apart than the spin: a
+ * server opening a file per request) makes the next ones sleep at once: the
+ * spin pays only for back-to-back jobs, and must not tax the others. */
+#define SPIN_BACKOFF 16
 
 typedef struct worker {
     pthread_t tid;
@@ -47,6 +51,7 @@ struct ringo__workers {
     unsigned nthreads;             /* started (or being started), not yet exited */
     unsigned nidle;                /* waiting on work_cv */
     unsigned nspinning;            /* idle, spinning before they wait: no signal needed */
+    unsigned wskip;                /* spins the workers pass up after one that caught nothing */
     bool stopping;
     worker *exited;                /* left worker_main, not joined yet */
 
@@ -61,6 +66,7 @@ struct ringo__workers {
     ringo_loop *loop;
     ringo__req rq;                 /* the eventfd read */
     bool reading;                  /* the eventfd read is in flight */
+    unsigned lskip;                /* the same for the loop's spins */
     uint64_t efd_val;              /* its buffer */
     size_t outstanding;            /* submitted, not yet back on the loop */
 };
@@ -101,15 +107,22 @@ static void worker_spin(struct ringo__workers *p)
      * from the workers that have one. */
     if (p->spin_ns <= 0 || p->head || p->stopping || p->nspinning)
         return;
+    if (p->wskip) {
+        p->wskip--;
+        return;
+    }
     p->nspinning++;
     pthread_mutex_unlock(&p->mu);
     int64_t until = ringo_now() + p->spin_ns;
-    while (!atomic_load_explicit(&p->queued, memory_order_relaxed) && ringo_now() < until)
+    bool caught;
+    while (!(caught = atomic_load_explicit(&p->queued, memory_order_relaxed)) &&
+           ringo_now() < until)
         ringo__cpu_relax();
     pthread_mutex_lock(&p->mu);
     /* A submit that saw us spinning did not signal: the loop below sees
      * its job under mu, before it would wait. */
     p->nspinning--;
+    p->wskip = caught ? 0 : SPIN_BACKOFF;
 }
 
 static void *worker_main(void *arg)
@@ -206,14 +219,21 @@ bool ringo__workers_spin(ringo_loop *l)
      * brings their results in batches: only a lone job is worth a spin. */
     if (!p || p->outstanding != 1 || p->spin_ns <= 0)
         return false;
+    if (p->lskip) {
+        p->lskip--;
+        return false;
+    }
     int64_t until = ringo_now() + p->spin_ns;
     do {
         /* The eventfd read still completes later, finding nothing: one
          * wasted completion instead of a sleep and a wake-up. */
-        if (atomic_load_explicit(&p->done, memory_order_relaxed))
+        if (atomic_load_explicit(&p->done, memory_order_relaxed)) {
+            p->lskip = 0;
             return deliver(p);
+        }
         ringo__cpu_relax();
     } while (ringo_now() < until);
+    p->lskip = SPIN_BACKOFF;
     return false;
 }
 
