@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "stop_signals.h"
+
 #define GRACE RINGO_SEC(5)
 
 static const char HEAD[] = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n"
@@ -66,42 +68,6 @@ static int handle(ringo_stream *s, void *arg)
             return 0;
     }
     return 0;   /* the server closes the stream: the client sees EOF */
-}
-
-static int watch(void *arg)
-{
-    return ringo_wait_signal(*(const int *)arg);
-}
-
-/* One watcher task per stop signal; they are waiting when this returns. */
-static int watch_signals(ringo_task *t[2])
-{
-    static const int sigs[2] = { SIGINT, SIGTERM };
-    for (int i = 0; i < 2; i++) {
-        int ret = ringo_spawn(&t[i], watch, (void *)&sigs[i]);
-        if (ret < 0) {
-            if (i) {
-                (void)ringo_cancel(t[0]);
-                (void)ringo_await(t[0]);
-            }
-            return ret;
-        }
-    }
-    (void)ringo_yield();
-    return 0;
-}
-
-/* The first stop signal to arrive (or -errno); both watchers are gone. */
-static int first_signal(ringo_task *t[2])
-{
-    int got = ringo_wait(t, 2, RINGO_FIRST_COMPLETED, -1);
-    for (int i = 0; i < 2; i++) {
-        (void)ringo_cancel(t[i]);
-        int ret = ringo_await(t[i]);
-        if (ret > 0)
-            got = ret;
-    }
-    return got;
 }
 
 static int serve(void *arg)

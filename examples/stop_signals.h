@@ -7,14 +7,14 @@
 #include <ringo.h>
 #include <signal.h>
 
-static int watch(void *arg)
+static inline int watch(void *arg)
 {
     return ringo_wait_signal(*(const int *)arg);
 }
 
 /* One task per stop signal; they are waiting (the signals no longer kill
  * us) when this returns. */
-static int watch_signals(ringo_task *t[2])
+static inline int watch_signals(ringo_task *t[2])
 {
     static const int sigs[2] = { SIGINT, SIGTERM };
     for (int i = 0; i < 2; i++) {
@@ -32,7 +32,7 @@ static int watch_signals(ringo_task *t[2])
 }
 
 /* The first stop signal to arrive (or -errno); both watchers are gone. */
-static int first_signal(ringo_task *t[2])
+static inline int first_signal(ringo_task *t[2])
 {
     int got = ringo_wait(t, 2, RINGO_FIRST_COMPLETED, -1);
     for (int i = 0; i < 2; i++) {
@@ -44,14 +44,14 @@ static int first_signal(ringo_task *t[2])
     return got;
 }
 
-static int event_wait_task(void *arg)
+static inline int event_wait_task(void *arg)
 {
     return ringo_event_wait(arg);
 }
 
 /* Wait from any loop for an event of loop 0 (an event belongs to the loop
  * that waits on it): the wait runs there as a task, awaited from here. */
-static int wait_on_loop0(ringo_event *e)
+static inline int wait_on_loop0(ringo_event *e)
 {
     ringo_task *t;
     int ret = ringo_spawn_on(ringo_loop_at(0), &t, event_wait_task, e);
