@@ -113,7 +113,13 @@ void ringo__wake_from_any(ringo__wake_msg *wm, ringo_task *t)
     }
     wm->t = t;
     wm->m.run = wake_run;
+    /* Counted: once the message is in, the woken task may finish and its
+     * loop close at once, while we still read the loop's flags in
+     * ringo__post. The loop's last close waits for senders to leave. */
+    ringo__inbox *q = &t->loop->inbox;
+    atomic_fetch_add_explicit(&q->senders, 1, memory_order_seq_cst);
     ringo__post(t->loop, &wm->m);
+    atomic_fetch_sub_explicit(&q->senders, 1, memory_order_release);
 }
 
 /* Bounded, so that threads posting faster than the loop runs what they post
@@ -194,6 +200,9 @@ void ringo__inbox_close(ringo_loop *l)
         while (q->polling)
             ringo__step(l, true);
     }
+    /* A thread may still be inside a wake-up it posted (ringo__wake_from_any). */
+    while (atomic_load_explicit(&q->senders, memory_order_acquire))
+        sched_yield();
     ringo__fd_forget(l, q->efd);
     close(q->efd);
     free(q->stub);
