@@ -1,6 +1,9 @@
 #include "helpers.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -166,4 +169,25 @@ int run_loops_clean(const ringo_config *cfg, unsigned n, ringo_fn fn, void *arg)
     for (unsigned i = 0; i < MAX_TEST_LOOPS; i++)
         ringo_event_free(r.stop[i]);
     return ret;
+}
+
+void tcp_pair(int fds[2])
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(l, 0);
+    cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(l, 1), 0);
+    cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
+    fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_eq(connect(fds[0], (struct sockaddr *)&a, sizeof a), 0);
+    fds[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    cr_assert_geq(fds[1], 0);
+    close(l);
+}
+
+void unix_pair(int fds[2])
+{
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
 }

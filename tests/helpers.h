@@ -31,6 +31,11 @@ const char *tls_file(const char *name);
  * of what only io_uring does skip on epoll. */
 bool backend_is_epoll(void);
 
+/* A connected pair of blocking sockets, fds[0] the client's end: TCP over
+ * loopback, or AF_UNIX stream. Assert on failure. */
+void tcp_pair(int fds[2]);
+void unix_pair(int fds[2]);
+
 /* Threads of this process whose name (/proc/self/task/N/comm) starts with
  * prefix: "ringo-worker" for the pool, "iou-wrk" for io_uring's io-wq. */
 int thread_count(const char *prefix);

@@ -21,22 +21,6 @@
 
 static const ringo_config zc_cfg = { .flags = RINGO_CFG_SEND_ZC };
 
-static void tcp_pair(int fds[2])
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(l, 0);
-    cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(listen(l, 1), 0);
-    cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
-    fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_eq(connect(fds[0], (struct sockaddr *)&a, sizeof a), 0);
-    fds[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-    cr_assert_geq(fds[1], 0);
-    close(l);
-}
-
 static ringo_stream *wrap(int fd)
 {
     ringo_stream *s;
