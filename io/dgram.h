@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "engine/backend.h"
+#include "engine/recv_ring.h"
 
 #define DGRAM_MAX      65507u      /* the largest IPv4 UDP payload */
 #define DGRAM_ROOM     65536u      /* payload room per buffer: a GRO run fits too */
@@ -83,9 +84,7 @@ struct ringo_dgram {
     bool armed;          /* it is in flight */
     bool stalled;        /* stopped with every buffer held: re-arm on a put */
     unsigned bgid;       /* 0 until the ring is set up */
-    struct io_uring_buf_ring *br;
-    char *bufs;
-    size_t map_len;
+    ringo__recv_ring rr; /* while bgid is set */
     unsigned held;       /* buffers the kernel filled and we still hold */
     struct msghdr tmpl;  /* the multishot's reservation: name and control room */
     ringo__req rq;

@@ -5,12 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "io/dgram.h"
 
-#define RING_LEN (DGRAM_BUFS * sizeof(struct io_uring_buf))
-_Static_assert(RING_LEN % 4096 == 0, "the buffers start on a page");
+_Static_assert(DGRAM_BUFS * sizeof(struct io_uring_buf) % 4096 == 0, "the buffers start on a page");
 
 /* A multishot stopped for want of buffers resumes once half are free
  * again: resuming at the first one back would cost an SQE and a failed
@@ -21,7 +19,7 @@ static void ms_complete(ringo__cqe_handler *h, int32_t res, uint32_t flags);
 
 static char *buf_at(const ringo_dgram *d, unsigned bid)
 {
-    return d->bufs + (size_t)bid * DGRAM_BUF_SIZE;
+    return ringo__recv_ring_buf(&d->rr, bid);
 }
 
 /* Map and register the endpoint's ring: 0 or -errno, having done nothing. */
@@ -30,30 +28,12 @@ static int ring_setup(ringo_dgram *d, ringo_loop *l)
     int bgid = ringo__dgram_bgid_get(d->dl);
     if (bgid < 0)
         return bgid;
-    size_t len = RING_LEN + (size_t)DGRAM_BUFS * DGRAM_BUF_SIZE;
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p == MAP_FAILED) {
-        ringo__dgram_bgid_put(d->dl, (unsigned)bgid);
-        return -ENOMEM;
-    }
-    struct io_uring_buf_reg reg = { .ring_addr = (unsigned long)(uintptr_t)p,
-                                    .ring_entries = DGRAM_BUFS, .bgid = (uint16_t)bgid };
-    int ret = io_uring_register_buf_ring(&l->ring, &reg, 0);
+    int ret = ringo__recv_ring_init(l, &d->rr, (unsigned)bgid, DGRAM_BUFS, DGRAM_BUF_SIZE);
     if (ret < 0) {
-        munmap(p, len);
         ringo__dgram_bgid_put(d->dl, (unsigned)bgid);
         return ret;
     }
-    d->br = p;
-    d->bufs = (char *)p + RING_LEN;
-    d->map_len = len;
     d->bgid = (unsigned)bgid;
-    io_uring_buf_ring_init(d->br);
-    int mask = io_uring_buf_ring_mask(DGRAM_BUFS);
-    for (unsigned i = 0; i < DGRAM_BUFS; i++)
-        io_uring_buf_ring_add(d->br, buf_at(d, i), DGRAM_BUF_SIZE, (unsigned short)i, mask, (int)i);
-    io_uring_buf_ring_advance(d->br, DGRAM_BUFS);
     d->tmpl = (struct msghdr){ .msg_namelen = DGRAM_NAME, .msg_controllen = DGRAM_CTL };
     return 0;
 }
@@ -72,9 +52,7 @@ static void arm(ringo_dgram *d, ringo_loop *l)
 
 static void buf_put(ringo_dgram *d, unsigned bid)
 {
-    io_uring_buf_ring_add(d->br, buf_at(d, bid), DGRAM_BUF_SIZE, (unsigned short)bid,
-                          io_uring_buf_ring_mask(DGRAM_BUFS), 0);
-    io_uring_buf_ring_advance(d->br, 1);
+    ringo__recv_ring_put(&d->rr, bid);
     d->held--;
     if (d->stalled && d->held <= RESUME_AT && !d->armed && !d->closed)
         arm(d, d->loop);   /* it stopped for want of buffers */
@@ -381,8 +359,7 @@ void ringo__dgram_recv_stop(ringo_dgram *d, ringo_loop *l, bool in_task)
     while (d->qlen)
         q_pop(d);
     if (d->bgid) {
-        (void)io_uring_unregister_buf_ring(&l->ring, (int)d->bgid);
-        munmap(d->br, d->map_len);
+        ringo__recv_ring_exit(l, &d->rr);
         ringo__dgram_bgid_put(d->dl, d->bgid);
         d->bgid = 0;
     }

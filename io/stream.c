@@ -113,7 +113,8 @@ bool ringo__streams_multishot(ringo__streams *sl)
 {
     if (RINGO_LIKELY(sl->ring_ready) || !sl->multishot)
         return sl->multishot;
-    if (ringo__recv_ring_init(sl->loop, &sl->rr) < 0)
+    if (ringo__recv_ring_init(sl->loop, &sl->rr, RINGO_RECV_BGID, RINGO_RECV_BUFS,
+                              RINGO_RECV_BUF_SIZE) < 0)
         sl->multishot = false;
     else
         sl->ring_ready = true;
