@@ -13,6 +13,7 @@ pid=
 cleanup() { [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; sed 's/^/  server: /' "$dir/out" 2>/dev/null; exit 1; }
+. "$(dirname "$0")/smoke_lib.sh"
 
 mkdir "$dir/www" "$dir/www/sub"
 head -c 67108864 /dev/urandom > "$dir/www/big.bin"
@@ -23,14 +24,7 @@ echo secret > "$dir/secret"
 
 "$server" --port 0 "$dir/www" >"$dir/out" 2>&1 &
 pid=$!
-i=0
-while ! grep -qs '^listening on ' "$dir/out"; do
-    i=$((i + 1))
-    [ $i -gt 100 ] && fail "no 'listening on' line within 10 s"
-    kill -0 "$pid" 2>/dev/null || fail "file_server exited early"
-    sleep 0.1
-done
-port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$dir/out")
+wait_listening "$dir/out" "$pid" file_server '^listening on ' 's/^listening on .*:\([0-9]*\)$/\1/p'
 base=http://127.0.0.1:$port
 echo "file_server listening on port $port"
 
@@ -86,9 +80,5 @@ else
     echo "wrk not found: skipping the load run"
 fi
 
-kill -TERM "$pid"
-wait "$pid"
-st=$?
-pid=
-[ $st -eq 0 ] || fail "exit status $st after SIGTERM"
+stop TERM
 echo "file_server: ok"

@@ -16,6 +16,7 @@ cleanup() { [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 out=/dev/null
 fail() { echo "FAIL: $*"; [ -f "$out" ] && sed 's/^/  server: /' "$out"; exit 1; }
+. "$(dirname "$0")/smoke_lib.sh"
 
 # start NAME PROG HOST [ARG...]: run PROG ARG... 0 HOST in the background
 # (HOST "-": PROG ARG... alone), set $port.
@@ -30,26 +31,10 @@ start() {
         "$prog" "$@" 0 "$host" >"$out" 2>&1 &
     fi
     pid=$!
-    i=0
-    while ! grep -qs '^listening on ' "$out"; do
-        i=$((i + 1))
-        [ $i -gt 100 ] && fail "$name did not print 'listening on' within 10 s"
-        kill -0 "$pid" 2>/dev/null || fail "$name exited early"
-        sleep 0.1
-    done
-    port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out")
-    [ -n "$port" ] && [ "$port" -gt 0 ] || fail "$name: no port in: $(cat "$out")"
+    wait_listening "$out" "$pid" "$name" '^listening on ' 's/^listening on .*:\([0-9]*\)$/\1/p'
     echo "$name $* listening on $host port $port"
 }
 
-# stop SIG: send SIG to the server, which must exit 0 on its own.
-stop() {
-    kill -"$1" "$pid" || fail "server already gone"
-    wait "$pid"
-    st=$?
-    pid=
-    [ $st -eq 0 ] || fail "exit status $st after SIG$1, want 0"
-}
 
 # async_echo HOST: 20 asyncio connections to the echo server on $port, all
 # open at once (a server that serves one at a time, or mixes up their

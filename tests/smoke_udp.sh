@@ -14,6 +14,7 @@ cleanup() { [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 out=/dev/null
 fail() { echo "FAIL: $*"; [ -f "$out" ] && sed 's/^/  server: /' "$out"; exit 1; }
+. "$(dirname "$0")/smoke_lib.sh"
 
 n=0
 start() {
@@ -21,25 +22,11 @@ start() {
     out=$dir/server.$n
     "$bin" server "$@" >"$out" 2>&1 &
     pid=$!
-    i=0
-    while ! grep -qs '^udp_echo: listening on ' "$out"; do
-        i=$((i + 1))
-        [ $i -gt 100 ] && fail "server $* did not say 'listening on' within 10 s"
-        kill -0 "$pid" 2>/dev/null || fail "server $* exited early"
-        sleep 0.1
-    done
-    port=$(sed -n 's/^udp_echo: listening on 127\.0\.0\.1 port \([0-9]*\)$/\1/p' "$out")
-    [ -n "$port" ] && [ "$port" -gt 0 ] || fail "no port in: $(cat "$out")"
+    wait_listening "$out" "$pid" "server $*" '^udp_echo: listening on ' \
+        's/^udp_echo: listening on 127\.0\.0\.1 port \([0-9]*\)$/\1/p'
     echo "udp_echo server $* listening on port $port"
 }
 
-stop() {
-    kill -"$1" "$pid" || fail "server already gone"
-    wait "$pid"
-    st=$?
-    pid=
-    [ $st -eq 0 ] || fail "exit status $st after SIG$1, want 0"
-}
 
 # client COUNT [ARG...]: all COUNT echoed, said so, exit 0.
 client() {
