@@ -6,7 +6,7 @@
  *    pipe -> socket, each a RINGO_IO_SPLICE op;
  *  - sendfile(2) inline on the socket made nonblocking for the call, with a
  *    POLLOUT op to wait when it is full.
- * ringo__sendfile_prefers_splice says which each backend uses, and why. A
+ * Sockets take sendfile(2) on both backends (pipe_pool.c says why). A
  * page-cache miss blocks the inline sendfile(2) on the disk, as it blocks
  * nginx's. Where the kernel refuses the file (EINVAL: some /proc files and
  * filesystems), or out_fd is neither, the rest goes by read + write through
@@ -31,21 +31,6 @@
 #define COPY_BUF ((size_t)64 * 1024)
 /* Inline sendfile(2) to a fast reader never waits: let others run this often. */
 #define INLINE_YIELD ((size_t)16 << 20)
-
-/* The socket path per backend: sendfile(2) on both. Measured with
- * bench/net/file_bench.py (a page-cached 1 MiB file, wrk -t1 -c16 as the
- * bottleneck, server CPU per request, median of 7 interleaved 3 s rounds,
- * kernel 6.18, 2 CPUs): io_uring, sendfile(2) 49 us, splice 261 us
- * (io_uring punts every splice to an io-wq worker: two thread hops per
- * chunk, and a worker blocked on the full socket); epoll, sendfile(2)
- * 54 us, splice 62 us (two system calls per chunk instead of one); nginx
- * 56 us. The splice path stays for RINGO_SENDFILE=splice, which the tests
- * run too. */
-bool ringo__sendfile_prefers_splice(const ringo_loop *l)
-{
-    (void)l;
-    return false;
-}
 
 static unsigned cap(size_t n) { return n > MAX_IO ? MAX_IO : (unsigned)n; }
 

@@ -20,10 +20,9 @@ typedef struct ringo__pipe {
 /* Per loop: the pool, and which way sockets are fed. */
 typedef struct ringo__sendfile_loop ringo__sendfile_loop;
 ringo__sendfile_loop *ringo__sendfile_loop_get(ringo_loop *l);   /* NULL: -ENOMEM */
-/* Sockets through the pipe pool (true) or sendfile(2) (false): the
- * backend's default (sendfile.c says why) unless RINGO_SENDFILE overrides. */
+/* Sockets through the pipe pool (true, RINGO_SENDFILE=splice) or
+ * sendfile(2) (false, the default: pipe_pool.c says why). */
 bool ringo__sendfile_splices(const ringo__sendfile_loop *sl);
-bool ringo__sendfile_prefers_splice(const ringo_loop *l);
 
 /* An empty pipe (0), -EAGAIN when the pool's pipes are all in use, or
  * pipe2's error. Each one taken goes back with ringo__pipe_give. */
