@@ -55,7 +55,7 @@ struct Duo {
 // Both coroutines run this: switch to the other until the batch is done.
 __attribute__((noinline)) void duo_step(coro_t *self, coro_t *other) { coro_switch(self, other); }
 
-void duo_body(Duo *d, coro_t *self, coro_t *other)
+[[noreturn]] void duo_body(Duo *d, coro_t *self, coro_t *other)
 {
     for (;;) {
         while (d->left > 0) {
@@ -68,8 +68,8 @@ void duo_body(Duo *d, coro_t *self, coro_t *other)
     }
 }
 
-void duo_a(void *arg) { auto *d = static_cast<Duo *>(arg); duo_body(d, &d->a, &d->b); }
-void duo_b(void *arg) { auto *d = static_cast<Duo *>(arg); duo_body(d, &d->b, &d->a); }
+coro_t *duo_a(void *arg) { auto *d = static_cast<Duo *>(arg); duo_body(d, &d->a, &d->b); }
+coro_t *duo_b(void *arg) { auto *d = static_cast<Duo *>(arg); duo_body(d, &d->b, &d->a); }
 
 void BM_switch_same_path_ringo(benchmark::State &state)
 {
@@ -105,7 +105,7 @@ struct PingPong {
     bool stop;
 };
 
-void ringo_partner(void *arg)
+coro_t *ringo_partner(void *arg)
 {
     auto *p = static_cast<PingPong *>(arg);
     while (!p->stop)

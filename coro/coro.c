@@ -33,6 +33,7 @@ _Static_assert(offsetof(struct coro_frame, x29) == CORO_FRAME_X29, "x29");
 _Static_assert(offsetof(struct coro_frame, x30) == CORO_FRAME_X30, "x30");
 #endif
 _Static_assert(sizeof(struct coro_frame) == CORO_FRAME_SIZE, "frame size");
+_Static_assert(offsetof(coro_t, sp) == 0, "the trampoline loads to->sp from to");
 
 #if defined(__x86_64__) && !defined(RINGO_NO_FPU_CONTEXT)
 const int ringo__coro_fpu_context = 1;
@@ -97,7 +98,7 @@ static void report(const char *what, const coro_t *c, const char *tail)
 
 void ringo__coro_returned(coro_t *c)
 {
-    report("ringo: coroutine '", c, "' returned from its entry function\n");
+    report("ringo: coroutine '", c, "' returned from its entry function with nothing to resume\n");
     abort();
 }
 
@@ -132,11 +133,11 @@ static void asan_finish(coro_t *self)
 
 /* Under ASan the first entry must finish the fiber switch that started in
  * the creator before user code runs; fn/arg come from the coro_t. */
-static void asan_entry(void *arg)
+static coro_t *asan_entry(void *arg)
 {
     coro_t *self = arg;
     asan_finish(self);
-    self->fn(self->arg);
+    return self->fn(self->arg);
 }
 #endif
 
@@ -159,14 +160,17 @@ int coro_create(coro_t *c, coro_pool *p, coro_fn fn, void *arg, const char *name
     if (!s)
         return -ENOMEM;
 
-    memset(c, 0, sizeof(*c));
+    /* Field by field, not memset: for a struct this small the compiler's
+     * rep stos was half of coro_create. */
     c->stack = s;
     c->fn = fn;
     c->arg = arg;
     c->name = name;
     c->name_id = 0;
+    c->asan_fake_stack = NULL;
     c->asan_bottom = ringo__stack_low(s);
     c->asan_size = (size_t)((char *)s->base + s->size - ringo__stack_low(s));
+    c->tsan_fiber = NULL;
 #ifdef CORO_TSAN
     c->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -194,6 +198,7 @@ int coro_create(coro_t *c, coro_pool *p, coro_fn fn, void *arg, const char *name
     f->x30 = (uintptr_t)ringo__coro_trampoline;
 #endif
     c->sp = f;
+    c->fresh = 1;
     return 0;
 }
 

@@ -15,7 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef void (*coro_fn)(void *arg);
+typedef struct coro coro_t;
+
+/* A coroutine's entry function. It ends by returning the coroutine to
+ * resume, handed through coro_return_to (the cheap way: that return is
+ * predicted when it resumes whoever started it), or by coro_exit. NULL is
+ * a bug, reported. */
+typedef coro_t *(*coro_fn)(void *arg);
 
 /* A stack: [base, base + size) is the whole mapping region it owns, the low
  * guard page included; `top` is where the coroutine's stack starts (below the
@@ -44,8 +50,8 @@ typedef struct coro_pool {
     unsigned nslabs;        /* internal: grows the next slab */
 } coro_pool;
 
-typedef struct coro {
-    void *sp;               /* saved stack pointer while not running */
+struct coro {
+    void *sp;               /* saved stack pointer while not running (first) */
     coro_stack *stack;      /* NULL for a thread context */
     coro_fn fn;
     void *arg;
@@ -56,7 +62,8 @@ typedef struct coro {
     const void *asan_bottom;
     size_t asan_size;
     void *tsan_fiber;       /* ThreadSanitizer's context for this stack */
-} coro_t;
+    unsigned char fresh;    /* created, never run: coro_switch starts it */
+};
 
 /* Pool of stacks of `stack_size` usable bytes (0: CORO_DEFAULT_STACK, 4x
  * that under AddressSanitizer, whose frames carry redzones). */
@@ -73,8 +80,7 @@ void coro_pool_trim(coro_pool *p, int64_t now_ns);
 void coro_init_thread(coro_t *self);
 
 /* A new coroutine that will run fn(arg) on a pool stack the first time it is
- * switched to. fn must not return (it ends by switching away for good with
- * coro_exit); a returning fn is caught and reported. 0, or -ENOMEM. */
+ * switched to. 0, or -ENOMEM. */
 int  coro_create(coro_t *c, coro_pool *p, coro_fn fn, void *arg, const char *name);
 
 /* Give c's stack back to the pool. c must not be running. */
@@ -106,6 +112,7 @@ void coro_destroy(coro_t *c, coro_pool *p);
 
 /* internal: the assembly switch (switch_*.S) and the running coroutine */
 void ringo__coro_switch(void **save_sp, void *to_sp);
+void ringo__coro_start(void **save_sp, void *to_sp);   /* to a fresh one */
 extern __thread coro_t *ringo__coro_cur
     __attribute__((visibility("hidden"), tls_model("initial-exec")));
 
@@ -116,10 +123,34 @@ inline void coro_switch(coro_t *from, coro_t *to)
 {
     /* Set before the switch: whoever resumes `from` later sets it back. */
     ringo__coro_cur = to;
-    ringo__coro_switch(&from->sp, to->sp);
+    if (__builtin_expect(to->fresh, 0)) {
+        to->fresh = 0;
+        ringo__coro_start(&from->sp, to->sp);
+    } else {
+        ringo__coro_switch(&from->sp, to->sp);
+    }
 }
 #endif
 
+/* For an entry function's return: `return coro_return_to(self, to);`
+ * resumes `to` once the entry has returned, off from's stack for good
+ * (as coro_exit, which the sanitizer builds use here: they must be told of
+ * the switch, and told it from the dying stack). */
+#ifdef CORO_SWITCH_OUT_OF_LINE
+__attribute__((noreturn)) void coro_exit(coro_t *from, coro_t *to);
+static inline coro_t *coro_return_to(coro_t *from, coro_t *to)
+{
+    coro_exit(from, to);
+}
+#else
+static inline coro_t *coro_return_to(coro_t *from, coro_t *to)
+{
+    (void)from;
+    ringo__coro_cur = to;
+    to->fresh = 0;   /* a fresh `to` is entered by its first frame's ret */
+    return to;
+}
+#endif
 /* Like coro_switch, for a coroutine that will never be resumed again (lets
  * the sanitizers drop its stack state). */
 __attribute__((noreturn)) void coro_exit(coro_t *from, coro_t *to);

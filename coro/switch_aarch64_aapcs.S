@@ -26,15 +26,9 @@
 
     .text
 
-/* void ringo__coro_switch(void **save_sp, void *to_sp)
- *   x0 = where to store the running context's sp, x1 = sp to resume. */
-    .globl  ringo__coro_switch
-    .hidden ringo__coro_switch
-    .type   ringo__coro_switch, %function
-    .p2align 4
-ringo__coro_switch:
-    .cfi_startproc
-    BTI_C                               /* BTI: valid call target */
+/* Store the callee-saved registers: the frame a suspended context leaves
+ * at its saved sp. */
+.macro SAVE_FRAME
     sub     sp, sp, #CORO_FRAME_SIZE    /* room for the frame */
     .cfi_adjust_cfa_offset CORO_FRAME_SIZE
     stp     d8, d9, [sp, #0]            /* callee-saved FP low halves */
@@ -49,9 +43,22 @@ ringo__coro_switch:
     stp     x29, x30, [sp, #144]        /* frame pointer, return address */
     .cfi_rel_offset x29, 144
     .cfi_rel_offset x30, 152
+.endm
+
+/* void ringo__coro_switch(void **save_sp, void *to_sp)
+ *   x0 = where to store the running context's sp, x1 = sp to resume. */
+    .globl  ringo__coro_switch
+    .hidden ringo__coro_switch
+    .type   ringo__coro_switch, %function
+    .p2align 4
+ringo__coro_switch:
+    .cfi_startproc
+    BTI_C                               /* BTI: valid call target */
+    SAVE_FRAME
     mov     x9, sp                      /* sp cannot be stored directly */
     str     x9, [x0]                    /* publish our sp: now suspended */
     mov     sp, x1                      /* adopt the target's stack */
+.Lrestore:                              /* also entered from the trampoline */
     ldp     d8, d9, [sp, #0]            /* restore target's d8, d9 */
     ldp     d10, d11, [sp, #16]         /* restore target's d10, d11 */
     ldp     d12, d13, [sp, #32]         /* restore target's d12, d13 */
@@ -70,8 +77,33 @@ ringo__coro_switch:
     .cfi_endproc
     .size   ringo__coro_switch, .-ringo__coro_switch
 
-/* First code a new coroutine runs, entered by the ret above with sp
- * 16-byte aligned, x19 = fn, x20 = arg, x21 = its coro_t, x29 = 0. */
+/* void ringo__coro_start(void **save_sp, void *to_sp)
+ *   As ringo__coro_switch, to a coroutine never run yet (to_sp: the first
+ *   frame coro.c built). Its entry is branched to, not returned to, so the
+ *   return-address predictor keeps our own call on top for the entry
+ *   function's return to its starter (see the x86-64 file). */
+    .globl  ringo__coro_start
+    .hidden ringo__coro_start
+    .type   ringo__coro_start, %function
+    .p2align 4
+ringo__coro_start:
+    .cfi_startproc
+    BTI_C
+    SAVE_FRAME
+    mov     x9, sp
+    str     x9, [x0]                    /* publish our sp: now suspended */
+    ldp     x19, x20, [x1, #CORO_FRAME_X19]      /* fn, arg */
+    ldr     x21, [x1, #(CORO_FRAME_X19 + 16)]    /* its coro_t */
+    mov     x29, #0                     /* no caller frame */
+    add     sp, x1, #CORO_FRAME_SIZE    /* sp == top, as after the frame's ret */
+    b       .Lentry
+    .cfi_endproc
+    .size   ringo__coro_start, .-ringo__coro_start
+
+/* First code a new coroutine runs, sp 16-byte aligned, x19 = fn,
+ * x20 = arg, x21 = its coro_t, x29 = 0: entered by the first frame's ret
+ * or by ringo__coro_start. fn returns the coro_t to resume (the running
+ * coroutine pointer already set to it), or NULL. */
     .globl  ringo__coro_trampoline
     .hidden ringo__coro_trampoline
     .type   ringo__coro_trampoline, %function
@@ -80,9 +112,14 @@ ringo__coro_trampoline:
     .cfi_startproc
     .cfi_undefined x30                  /* outermost frame: unwinders stop */
     BTI_C                               /* harmless when entered by ret */
+.Lentry:
     mov     x0, x20                     /* first argument: arg */
-    blr     x19                         /* fn(arg); must never return */
-    mov     x0, x21                     /* it did: report which coroutine */
+    blr     x19                         /* to = fn(arg) */
+    cbz     x0, 1f
+    ldr     x9, [x0]                    /* to->sp: this stack is dead now */
+    mov     sp, x9
+    b       .Lrestore
+1:  mov     x0, x21                     /* returned nothing: which coroutine */
     bl      ringo__coro_returned        /* prints the name and aborts */
     brk     #0                          /* not reached */
     .cfi_endproc

@@ -320,7 +320,9 @@ void ringo__suspend(ringo_loop *l, ringo__wait *w); /* current task: sleep until
 void ringo__yield_now(ringo_loop *l);              /* current task: to the run queue's end */
 void ringo__schedule(ringo_loop *l, const ringo_task *until);
 /* The current task has finished: leave its stack for good. */
-__attribute__((noreturn)) void ringo__exit_current(ringo_loop *l, ringo_task *cur);
+/* The finished current task's last word: the context its entry function
+ * returns to the trampoline, to run next. */
+coro_t *ringo__exit_to(ringo_loop *l, ringo_task *cur);
 void ringo__reap_dead(ringo_loop *l);                /* release an exited task's stack */ /* run until `until` is DONE
                                                      (NULL: until no task is live) */
 

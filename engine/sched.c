@@ -88,13 +88,13 @@ static inline ringo_task *next_ready(ringo_loop *l)
     return next;
 }
 
-void ringo__exit_current(ringo_loop *l, ringo_task *cur)
+coro_t *ringo__exit_to(ringo_loop *l, ringo_task *cur)
 {
     if (RINGO_UNLIKELY(l->debug))
         ringo__debug_slice_end(l, cur);
     l->dead = cur;
     ringo_task *next = next_ready(l);
-    coro_exit(&cur->coro, next ? &next->coro : &l->sched);
+    return coro_return_to(&cur->coro, next ? &next->coro : &l->sched);
 }
 
 /* Leave the current task `cur` (already queued, suspended or done): run the

@@ -164,7 +164,7 @@ int ringo__proxy_new(ringo_loop *l, ringo_task **out, const char *name)
     return 0;
 }
 
-static void task_entry(void *arg)
+static coro_t *task_entry(void *arg)
 {
     ringo_task *t = arg;
     ringo_loop *l = t->loop;
@@ -173,7 +173,7 @@ static void task_entry(void *arg)
      * unless it has cleanup to do; it then starts cancelled. */
     int status = t->cancelled && !t->must_run ? -ECANCELED : t->fn(t->arg);
     task_finish(t, status);
-    ringo__exit_current(l, t);
+    return ringo__exit_to(l, t);
 }
 
 static void default_name(char *buf, uint64_t id)

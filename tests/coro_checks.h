@@ -141,7 +141,7 @@ static bool regs_survive(coro_t *from, coro_t *to, uint64_t seed)
 #define ROUNDS 1000
 static int a_ok, b_ok;
 
-static void regs_a(void *arg)
+static coro_t *regs_a(void *arg)
 {
     (void)arg;
     for (int i = 0; i < ROUNDS; i++)
@@ -149,7 +149,7 @@ static void regs_a(void *arg)
     coro_exit(&co_a, &main_ctx);
 }
 
-static void regs_b(void *arg)
+static coro_t *regs_b(void *arg)
 {
     (void)arg;
     for (int i = 0; i < ROUNDS; i++)
@@ -199,7 +199,7 @@ static bool rounding_is(unsigned mx_rc, unsigned x87_rc)
 #define FP_ROUNDS 10
 static int fp_a_ok, fp_b_ok;
 
-__attribute__((unused)) static void fp_a(void *arg)
+__attribute__((unused)) static coro_t *fp_a(void *arg)
 {
     (void)arg;
     set_rounding(1, 2); /* sse down, x87 up */
@@ -210,7 +210,7 @@ __attribute__((unused)) static void fp_a(void *arg)
     coro_exit(&co_a, &main_ctx);
 }
 
-__attribute__((unused)) static void fp_b(void *arg)
+__attribute__((unused)) static coro_t *fp_b(void *arg)
 {
     (void)arg;
     set_rounding(3, 1); /* sse toward zero, x87 down */
@@ -251,7 +251,7 @@ static unsigned recurse(unsigned depth)
  * the sum in recurse_result (n * (n + 1) for n = arg), exits to main. */
 static unsigned recurse_result;
 
-static void deep(void *arg)
+static coro_t *deep(void *arg)
 {
     recurse_result = recurse((unsigned)(uintptr_t)arg);
     coro_exit(coro_current(), &main_ctx);

@@ -73,12 +73,36 @@ static void check_deep_recursion(coro_pool *p)
 #define PINGS 1000000
 static long pongs;
 
-static void ponger(void *arg)
+static coro_t *ponger(void *arg)
 {
     (void)arg;
     for (;;) {
         pongs++;
         coro_switch(&co_a, &main_ctx);
+    }
+    return NULL;   /* not reached */
+}
+
+/* ---- ending by returning ---------------------------------------------- */
+
+static int returned;
+
+static coro_t *return_to_main(void *arg)
+{
+    returned += (int)(intptr_t)arg;
+    return coro_return_to(&co_a, &main_ctx);
+}
+
+/* Started (not returned into) and ended by a return, twice, with the
+ * starter's callee-saved registers intact across it. */
+static void check_return_path(coro_pool *p)
+{
+    for (int round = 1; round <= 2; round++) {
+        CHECK(coro_create(&co_a, p, return_to_main, (void *)(intptr_t)7, "ret") == 0);
+        CHECK(regs_survive(&main_ctx, &co_a, (uint64_t)round * 0x1234));
+        CHECK(returned == 7 * round);
+        CHECK(coro_current() == &main_ctx);
+        coro_destroy(&co_a, p);
     }
 }
 
@@ -107,6 +131,7 @@ int main(void)
     check_fp_control(&pool);
     check_deep_recursion(&pool);
     check_ping_pong(&pool);
+    check_return_path(&pool);
     CHECK(pool.nlive == 0);
     coro_pool_destroy(&pool);
     printf("coro selfcheck: %d passed, %d failed\n", passed, failed);

@@ -79,7 +79,7 @@ Test(coro, deep_recursion_fits_on_stack)
     coro_destroy(&co_a, &pool);
 }
 
-static void finish_at_once(void *arg)
+static coro_t *finish_at_once(void *arg)
 {
     (void)arg;
     coro_exit(coro_current(), &main_ctx);
@@ -103,7 +103,7 @@ Test(coro, stack_reused_from_pool)
     coro_destroy(&co_b, &pool);
 }
 
-static void touch_and_finish(void *arg)
+static coro_t *touch_and_finish(void *arg)
 {
     volatile char buf[32 * 1024];
     for (size_t i = 0; i < sizeof buf; i += 512)
@@ -144,7 +144,7 @@ Test(coro, trim_releases_cold_stacks_and_keeps_warm_ones)
     cr_expect_eq(pool.nfree >= N, 1);
 }
 
-static void check_current(void *arg)
+static coro_t *check_current(void *arg)
 {
     *(coro_t **)arg = coro_current();
     coro_exit(&co_a, &main_ctx);
@@ -161,9 +161,10 @@ Test(coro, current_tracks_running_coroutine)
     coro_destroy(&co_a, &pool);
 }
 
-static void returns(void *arg)
+static coro_t *returns(void *arg)
 {
     (void)arg;
+    return NULL;
 }
 
 Test(coro, returning_entry_function_aborts, .signal = SIGABRT)
@@ -172,12 +173,71 @@ Test(coro, returning_entry_function_aborts, .signal = SIGABRT)
     coro_switch(&main_ctx, &co_a);
 }
 
+/* ---- ending by returning the coroutine to resume ----------------------- */
+
+static int hops;
+
+static coro_t *return_to_main(void *arg)
+{
+    hops += (int)(intptr_t)arg;
+    return coro_return_to(coro_current(), &main_ctx);
+}
+
+Test(coro, returning_entry_resumes_the_coroutine_it_names)
+{
+    /* Twice on one pool: the second start reuses the warm stack. */
+    for (int round = 1; round <= 2; round++) {
+        cr_assert_eq(coro_create(&co_a, &pool, return_to_main, (void *)(intptr_t)10, "a"), 0);
+        coro_switch(&main_ctx, &co_a);
+        cr_expect_eq(hops, 10 * round);
+        cr_expect_eq(coro_current(), &main_ctx);
+        coro_destroy(&co_a, &pool);
+    }
+}
+
+/* a, started by main, ends by handing over to b, which it created and
+ * never ran: b is entered by its first frame, then returns to main. */
+static coro_t *hand_to_fresh(void *arg)
+{
+    (void)arg;
+    hops += 1;
+    cr_assert_eq(coro_create(&co_b, &pool, return_to_main, (void *)(intptr_t)100, "b"), 0);
+    return coro_return_to(&co_a, &co_b);
+}
+
+Test(coro, returning_entry_may_resume_a_fresh_coroutine)
+{
+    hops = 0;
+    cr_assert_eq(coro_create(&co_a, &pool, hand_to_fresh, NULL, "a"), 0);
+    coro_switch(&main_ctx, &co_a);
+    cr_expect_eq(hops, 101);
+    cr_expect_eq(coro_current(), &main_ctx);
+    coro_destroy(&co_a, &pool);
+    coro_destroy(&co_b, &pool);
+}
+
+/* The callee-saved registers of the starter survive a start and a return. */
+static coro_t *return_at_once(void *arg)
+{
+    (void)arg;
+    return coro_return_to(&co_a, &main_ctx);
+}
+
+Test(coro, callee_saved_registers_survive_start_and_return)
+{
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        cr_assert_eq(coro_create(&co_a, &pool, return_at_once, NULL, "a"), 0);
+        cr_expect(regs_survive(&main_ctx, &co_a, seed * 0x1111));
+        coro_destroy(&co_a, &pool);
+    }
+}
+
 /* ---- 100 000 live coroutines ------------------------------------------- */
 
 #define MANY 100000
 static long entered, finished;
 
-static void many_body(void *arg)
+static coro_t *many_body(void *arg)
 {
     coro_t *self = arg;
     entered++;
@@ -253,7 +313,7 @@ static unsigned recurse_forever(unsigned n)
     return recurse_forever(n + 1) + (unsigned)buf[0];
 }
 
-static void overflows(void *arg)
+static coro_t *overflows(void *arg)
 {
     (void)arg;
     recurse_forever(0);
@@ -261,7 +321,7 @@ static void overflows(void *arg)
 }
 
 /* Simulates an overflow that a guard did not see: clobbers the canary. */
-static void clobbers_canary(void *arg)
+static coro_t *clobbers_canary(void *arg)
 {
     (void)arg;
     coro_t *self = coro_current();
