@@ -60,7 +60,7 @@ ROWS = [
     Row("BM_switch_two_paths/ringo_nofpu", "  the same, ringo built -Dfpu_context=false",
         baseline="BM_switch_two_paths/fcontext", max_ratio=0.6),
     Row("BM_switch_two_paths/fcontext", "  the same, boost jump_fcontext"),
-    Row("BM_spawn_await", "spawn + await an empty task", max_ns=100),
+    Row("BM_spawn_await", "spawn + await an empty task", max_ns=50),
     Row("BM_yield_roundtrip", "yield round trip A->B->A"),
     Row("BM_nop/1", "NOP ring round trip, 1 in flight"),
     Row("BM_nop/32", "NOP ring round trip, 32 in flight", max_ns=150),

@@ -52,6 +52,8 @@ typedef struct coro_pool {
 
 struct coro {
     void *sp;               /* saved stack pointer while not running (first) */
+    unsigned char fresh;    /* created, never run: coro_switch starts it.
+                               Beside sp: every switch reads both */
     coro_stack *stack;      /* NULL for a thread context */
     coro_fn fn;
     void *arg;
@@ -62,7 +64,6 @@ struct coro {
     const void *asan_bottom;
     size_t asan_size;
     void *tsan_fiber;       /* ThreadSanitizer's context for this stack */
-    unsigned char fresh;    /* created, never run: coro_switch starts it */
 };
 
 /* Pool of stacks of `stack_size` usable bytes (0: CORO_DEFAULT_STACK, 4x
