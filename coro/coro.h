@@ -133,12 +133,15 @@ inline void coro_switch(coro_t *from, coro_t *to)
 }
 #endif
 
+/* Like coro_switch, for a coroutine that will never be resumed again (lets
+ * the sanitizers drop its stack state). */
+__attribute__((noreturn)) void coro_exit(coro_t *from, coro_t *to);
+
 /* For an entry function's return: `return coro_return_to(self, to);`
  * resumes `to` once the entry has returned, off from's stack for good
  * (as coro_exit, which the sanitizer builds use here: they must be told of
  * the switch, and told it from the dying stack). */
 #ifdef CORO_SWITCH_OUT_OF_LINE
-__attribute__((noreturn)) void coro_exit(coro_t *from, coro_t *to);
 static inline coro_t *coro_return_to(coro_t *from, coro_t *to)
 {
     coro_exit(from, to);
@@ -152,9 +155,6 @@ static inline coro_t *coro_return_to(coro_t *from, coro_t *to)
     return to;
 }
 #endif
-/* Like coro_switch, for a coroutine that will never be resumed again (lets
- * the sanitizers drop its stack state). */
-__attribute__((noreturn)) void coro_exit(coro_t *from, coro_t *to);
 
 /* The coroutine running on this thread (the thread context when none;
  * NULL before coro_init_thread). */

@@ -319,7 +319,6 @@ void ringo__wake(ringo_task *t);                   /* make t READY (queue it) */
 void ringo__suspend(ringo_loop *l, ringo__wait *w); /* current task: sleep until woken */
 void ringo__yield_now(ringo_loop *l);              /* current task: to the run queue's end */
 void ringo__schedule(ringo_loop *l, const ringo_task *until);
-/* The current task has finished: leave its stack for good. */
 /* The finished current task's last word: the context its entry function
  * returns to the trampoline, to run next. */
 coro_t *ringo__exit_to(ringo_loop *l, ringo_task *cur);
