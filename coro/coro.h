@@ -176,4 +176,14 @@ int coro_overflow_handler_install(void);
  * returns the previous mode. */
 int ringo__coro_stack_guard_mode(int mode);
 
+/* Apply one madvise advice to n ranges, in as few syscalls as the kernel
+ * allows (coro/madvise_many.c). Returns how many ranges, from the first,
+ * were advised: n, or the index of the first that failed, errno set. */
+struct iovec;
+size_t ringo__madvise_many(const struct iovec *iov, size_t n, int advice);
+
+/* For tests only: 0 makes ringo__madvise_many advise range by range, as on
+ * a kernel without process_madvise; returns the previous setting. */
+int ringo__madvise_many_mode(int batched);
+
 #endif

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "coro/coro.h"
@@ -35,12 +36,16 @@
 #ifndef MADV_GUARD_INSTALL
 # define MADV_GUARD_INSTALL 102
 #endif
+#ifndef MADV_POPULATE_WRITE
+# define MADV_POPULATE_WRITE 23
+#endif
 
 #define GUARD_BYTES      ((size_t)16 * 1024) /* catches frames up to this */
 #define STAGGER_STEP     64                  /* one cache line */
 #define STAGGER_SLOTS    64                  /* 4 KiB window: every L1 set */
 #define SLAB_MAX_STACKS  256
 #define DEFAULT_MAX_FREE 1024
+#define TRIM_BATCH       256                 /* stacks released per syscall */
 #define CANARY_BASE      0x52696e676f21c0deULL
 
 struct slab {
@@ -57,6 +62,7 @@ size_t ringo__coro_guard_size;
 /* Process-wide guard state; pools are per thread, so updated atomically. */
 static int guard_mode;              /* see ringo__coro_stack_guard_mode */
 static int madvise_guard = 1;       /* cleared once the kernel says EINVAL */
+static int populate_ok = 1;         /* likewise for MADV_POPULATE_WRITE */
 static long guard_vmas;             /* VMAs our mprotect guards created */
 static long guard_vma_budget = -1;  /* half of vm.max_map_count */
 
@@ -123,18 +129,17 @@ int coro_pool_init(coro_pool *p, size_t stack_size)
     return 0;
 }
 
-/* Guard every stack of a fresh slab; returns 1 if guarded, 0 if not. */
-static int guard_slab(struct slab *sl, size_t stride)
+/* Guard every stack of a fresh slab; returns 1 if guarded, 0 if not. iov
+ * has room for one range per stack. */
+static int guard_slab(struct slab *sl, size_t stride, struct iovec *iov)
 {
     int mode = __atomic_load_n(&guard_mode, __ATOMIC_RELAXED);
     size_t g = ringo__coro_guard_size;
 
     if (mode == 0 && __atomic_load_n(&madvise_guard, __ATOMIC_RELAXED)) {
-        size_t i;
-        for (i = 0; i < sl->n; i++)
-            if (madvise((char *)sl->base + i * stride, g, MADV_GUARD_INSTALL))
-                break;
-        if (i == sl->n)
+        for (size_t i = 0; i < sl->n; i++)
+            iov[i] = (struct iovec){ (char *)sl->base + i * stride, g };
+        if (ringo__madvise_many(iov, sl->n, MADV_GUARD_INSTALL) == sl->n)
             return 1;
         if (errno == EINVAL) /* kernel before 6.13: stop asking */
             __atomic_store_n(&madvise_guard, 0, __ATOMIC_RELAXED);
@@ -153,6 +158,19 @@ static int guard_slab(struct slab *sl, size_t stride)
         if (mprotect((char *)sl->base + i * stride, g, PROT_NONE))
             return 0; /* rare (ENOMEM); the slab unmaps whole at destroy */
     return 1;
+}
+
+/* Commit each stack's top page, where its first frame goes, in one call
+ * rather than one fault per spawn. Best effort: a kernel before 5.14, or
+ * memory short now, leaves the faults to happen as before. */
+static void commit_tops(struct slab *sl, size_t stride, struct iovec *iov)
+{
+    if (!__atomic_load_n(&populate_ok, __ATOMIC_RELAXED))
+        return;
+    for (size_t i = 0; i < sl->n; i++)
+        iov[i] = (struct iovec){ (char *)sl->base + (i + 1) * stride - page_size(), page_size() };
+    if (ringo__madvise_many(iov, sl->n, MADV_POPULATE_WRITE) < sl->n && errno == EINVAL)
+        __atomic_store_n(&populate_ok, 0, __ATOMIC_RELAXED);
 }
 
 /* Map a new slab and push its stacks on the free list. */
@@ -175,14 +193,22 @@ static int slab_new(coro_pool *p)
         free(sl);
         return -ENOMEM;
     }
-    unsigned char guarded = (unsigned char)guard_slab(sl, stride);
+    struct iovec *iov = malloc(n * sizeof *iov);   /* not on the spawner's stack */
+    if (!iov) {
+        munmap(sl->base, sl->len);
+        free(sl);
+        return -ENOMEM;
+    }
+    unsigned char guarded = (unsigned char)guard_slab(sl, stride, iov);
+    commit_tops(sl, stride, iov);
+    free(iov);
     for (size_t i = n; i-- > 0;) {
         coro_stack *s = &sl->stacks[i];
         s->base = (char *)sl->base + i * stride;
         s->size = stride;
         s->top = (char *)s->base + stride;
         s->guard = guarded;
-        s->dirty = 0;   /* fresh from mmap: nothing to release */
+        s->dirty = 1;   /* its top page may be committed already */
         s->valgrind_id = 0;
 #ifdef HAVE_VALGRIND
         s->valgrind_id = VALGRIND_STACK_REGISTER(ringo__stack_low(s), s->top);
@@ -250,14 +276,31 @@ void coro_pool_trim(coro_pool *p, int64_t now_ns)
         return;
     p->last_trim = now_ns;
     p->trim_due = 0;
-    /* The list is LIFO: the first max_free are the warm ones, kept. */
-    size_t i = 0;
-    for (coro_stack *s = p->free; s; s = s->next_free, i++) {
-        if (i < p->max_free || !s->dirty)
+    /* The list is LIFO: the first max_free are the warm ones, kept. The
+     * cold ones go back in batches: one syscall each, not one per stack.
+     * Every push is of a dirty stack, at the front, and a trim cleans all
+     * behind the warm ones: so the list is dirty stacks, then clean ones,
+     * and the walk ends at the first clean one, not after a million. */
+    struct iovec *iov = malloc(TRIM_BATCH * sizeof *iov);
+    size_t i = 0, n = 0;
+    for (coro_stack *s = p->free; s && s->dirty; s = s->next_free, i++) {
+        if (i < p->max_free)
             continue;
-        madvise(ringo__stack_low(s), s->size - ringo__coro_guard_size, MADV_DONTNEED);
+        struct iovec r = { ringo__stack_low(s), s->size - ringo__coro_guard_size };
         s->dirty = 0;
+        if (!iov) {
+            madvise(r.iov_base, r.iov_len, MADV_DONTNEED);
+            continue;
+        }
+        iov[n++] = r;
+        if (n == TRIM_BATCH) {
+            (void)ringo__madvise_many(iov, n, MADV_DONTNEED);
+            n = 0;
+        }
     }
+    if (n)
+        (void)ringo__madvise_many(iov, n, MADV_DONTNEED);
+    free(iov);
 }
 
 void coro_pool_destroy(coro_pool *p)

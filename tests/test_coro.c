@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,17 +125,23 @@ static long resident_pages(void)
     return rss;
 }
 
-Test(coro, trim_releases_cold_stacks_and_keeps_warm_ones)
+enum { TRIM_N = 256 };
+static coro_t trim_co[TRIM_N];
+
+static void run_trim_batch(int n)
 {
-    enum { N = 256 };
-    static coro_t co[N];
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(coro_create(&trim_co[i], &pool, touch_and_finish, NULL, "t"), 0);
+    for (int i = 0; i < n; i++)
+        coro_switch(&main_ctx, &trim_co[i]);
+    for (int i = 0; i < n; i++)
+        coro_destroy(&trim_co[i], &pool);
+}
+
+static void trim_releases_cold_keeps_warm(void)
+{
     pool.max_free = 16;
-    for (int i = 0; i < N; i++)
-        cr_assert_eq(coro_create(&co[i], &pool, touch_and_finish, NULL, "t"), 0);
-    for (int i = 0; i < N; i++)
-        coro_switch(&main_ctx, &co[i]);
-    for (int i = 0; i < N; i++)
-        coro_destroy(&co[i], &pool);
+    run_trim_batch(TRIM_N);
     long before = resident_pages();
     coro_pool_trim(&pool, 0);                    /* within a second of the last: nothing */
     cr_expect_lt(before - resident_pages(), 64, "released too early");
@@ -140,8 +149,70 @@ Test(coro, trim_releases_cold_stacks_and_keeps_warm_ones)
     coro_pool_trim(&pool, 10 * 1000000000LL);
     long freed = before - resident_pages();
     /* 240 cold stacks of >= 32 KiB touched each: most of that comes back. */
-    cr_expect_geq(freed * 4096L, (N - 16) * 24 * 1024L, "only %ld pages released", freed);
-    cr_expect_eq(pool.nfree >= N, 1);
+    cr_expect_geq(freed * 4096L, (TRIM_N - 16) * 24 * 1024L, "only %ld pages released", freed);
+    cr_expect_eq(pool.nfree >= TRIM_N, 1);
+    /* Released stacks, used again and freed again, go back again: the walk
+     * must not stop at what the first trim cleaned. */
+    run_trim_batch(TRIM_N / 2);
+    before = resident_pages();
+    coro_pool_trim(&pool, 20 * 1000000000LL);
+    freed = before - resident_pages();
+    cr_expect_geq(freed * 4096L, (TRIM_N / 2 - 16) * 24 * 1024L, "second trim: %ld pages", freed);
+}
+
+Test(coro, trim_releases_cold_stacks_and_keeps_warm_ones)
+{
+    trim_releases_cold_keeps_warm();
+}
+
+Test(coro, trim_releases_range_by_range_without_process_madvise)
+{
+    ringo__madvise_many_mode(0);
+    trim_releases_cold_keeps_warm();
+}
+
+/* Pages of [p, p + n pages) that are resident. */
+static int resident_in(char *p, int n)
+{
+    unsigned char vec[64];
+    cr_assert_leq(n, 64);
+    cr_assert_eq(mincore(p, (size_t)n * 4096, vec), 0);
+    int r = 0;
+    for (int i = 0; i < n; i++)
+        r += vec[i] & 1;
+    return r;
+}
+
+/* Every range advised, in order, up to the first that fails, which is
+ * reported by index and errno: so a caller knows which guards took. */
+static void madvise_many_stops_at_hole(void)
+{
+    enum { N = 48, HOLE = 40 };
+    char *m = mmap(NULL, N * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(m, MAP_FAILED);
+    cr_assert_eq(munmap(m + HOLE * 4096, 4096), 0);
+    struct iovec iov[N];
+    for (int i = 0; i < N; i++)
+        iov[i] = (struct iovec){ m + i * 4096, 4096 };
+    errno = 0;
+    cr_expect_eq(ringo__madvise_many(iov, N, MADV_POPULATE_WRITE), HOLE);
+    cr_expect_eq(errno, ENOMEM);
+    cr_expect_eq(resident_in(m, HOLE), HOLE, "populate missed pages");
+    cr_expect_eq(ringo__madvise_many(iov, HOLE, MADV_DONTNEED), HOLE);
+    cr_expect_eq(resident_in(m, HOLE), 0, "dontneed missed pages");
+    munmap(m, HOLE * 4096);
+    munmap(m + (HOLE + 1) * 4096, (N - HOLE - 1) * 4096);
+}
+
+Test(coro, madvise_many_advises_in_order_and_stops_at_a_hole)
+{
+    madvise_many_stops_at_hole();
+}
+
+Test(coro, madvise_many_range_by_range_gives_the_same_answer)
+{
+    ringo__madvise_many_mode(0);
+    madvise_many_stops_at_hole();
 }
 
 static coro_t *check_current(void *arg)
@@ -375,6 +446,15 @@ Test(coro, stack_overflow_reports_task)
 #ifdef CORO_ASAN
     cr_skip_test("ASan reports stack overflows itself");
 #endif
+    expect_overflow_report(0, overflows);
+}
+
+Test(coro, stack_overflow_reports_task_guard_installed_range_by_range)
+{
+#ifdef CORO_ASAN
+    cr_skip_test("ASan reports stack overflows itself");
+#endif
+    ringo__madvise_many_mode(0);
     expect_overflow_report(0, overflows);
 }
 
