@@ -33,18 +33,21 @@ typedef struct coro_stack {
     struct coro_stack *next_free;   /* pool free-list link */
     unsigned valgrind_id;
     unsigned char guard;            /* 1 if a guard region protects the low end */
-    unsigned char dirty;            /* touched since its memory was last released */
 } coro_stack;
 
+/* Free stacks sit on one of three lists, taken from in this order: fresh
+ * (freed since the last trim tick, warmest first), aged (free for a whole
+ * tick or more, memory still committed), clean (memory given back). */
 typedef struct coro_pool {
     size_t stack_size;      /* usable bytes per stack, page multiple */
-    coro_stack *free;       /* LIFO: warm stacks first */
-    size_t nfree, nlive;
+    coro_stack *fresh, *fresh_tail, *aged, *clean;
+    size_t nfresh, naged;
+    size_t nfree, nlive;    /* nfree counts all three lists */
     size_t max_free;        /* free stacks beyond this give their memory back
                                (MADV_DONTNEED, in coro_pool_trim) but stay
                                mapped in their slab */
-    int64_t last_trim;      /* when coro_pool_trim last released memory */
-    unsigned char trim_due; /* more than max_free stacks were free */
+    int64_t last_trim;      /* when coro_pool_trim last ran its tick */
+    unsigned char trim_due; /* more than max_free free stacks hold memory */
     unsigned stagger;       /* rotates start offsets against cache-set aliasing */
     void *slabs;            /* internal: slab list for release at destroy */
     unsigned nslabs;        /* internal: grows the next slab */
@@ -71,10 +74,12 @@ struct coro {
 #define CORO_DEFAULT_STACK ((size_t)64 * 1024)
 int  coro_pool_init(coro_pool *p, size_t stack_size);   /* 0 or -errno */
 void coro_pool_destroy(coro_pool *p);   /* all coros must be destroyed (else abort) */
-/* Give back the memory of free stacks beyond max_free, at most once per
- * second (now_ns: a monotonic clock): a burst of tasks that ends and comes
- * back soon keeps its warm stacks; a pool that stays large shrinks. Cheap
- * when there is nothing to do; call it when the thread is about to idle. */
+/* The trim tick, at most once per second (now_ns: a monotonic clock): gives
+ * back the memory of the stacks that were free through the whole last
+ * period, beyond the max_free warmest free ones. A burst of tasks that ends
+ * and comes back soon keeps its stacks; a pool that stays large shrinks
+ * within two periods. Cheap when there is nothing to do; call it when the
+ * thread is about to idle. */
 void coro_pool_trim(coro_pool *p, int64_t now_ns);
 
 /* The calling thread's own context; call once before the first switch. */

@@ -173,6 +173,40 @@ static void commit_tops(struct slab *sl, size_t stride, struct iovec *iov)
         __atomic_store_n(&populate_ok, 0, __ATOMIC_RELAXED);
 }
 
+static void push_fresh(coro_pool *p, coro_stack *s)
+{
+    if (!p->fresh)
+        p->fresh_tail = s;
+    s->next_free = p->fresh;
+    p->fresh = s;
+    p->nfresh++;
+    p->nfree++;
+    if (p->nfresh + p->naged > p->max_free)
+        p->trim_due = 1;   /* released later, in bulk, if still unused */
+}
+
+/* The warmest free stack: fresh, then aged, then clean. */
+static coro_stack *pop_free(coro_pool *p)
+{
+    coro_stack *s;
+    if ((s = p->fresh)) {
+        p->fresh = s->next_free;
+        if (!p->fresh)
+            p->fresh_tail = NULL;
+        p->nfresh--;
+    } else if ((s = p->aged)) {
+        p->aged = s->next_free;
+        p->naged--;
+    } else if ((s = p->clean)) {
+        p->clean = s->next_free;
+    } else {
+        return NULL;
+    }
+    s->next_free = NULL;
+    p->nfree--;
+    return s;
+}
+
 /* Map a new slab and push its stacks on the free list. */
 static int slab_new(coro_pool *p)
 {
@@ -208,15 +242,12 @@ static int slab_new(coro_pool *p)
         s->size = stride;
         s->top = (char *)s->base + stride;
         s->guard = guarded;
-        s->dirty = 1;   /* its top page may be committed already */
         s->valgrind_id = 0;
 #ifdef HAVE_VALGRIND
         s->valgrind_id = VALGRIND_STACK_REGISTER(ringo__stack_low(s), s->top);
 #endif
-        s->next_free = p->free;
-        p->free = s;
+        push_fresh(p, s);   /* its top page may be committed: not clean */
     }
-    p->nfree += n;
     sl->next = p->slabs;
     p->slabs = sl;
     p->nslabs++;
@@ -225,14 +256,10 @@ static int slab_new(coro_pool *p)
 
 coro_stack *ringo__stack_get(coro_pool *p)
 {
-    if (!p->free && slab_new(p) < 0)
+    if (!p->nfree && slab_new(p) < 0)
         return NULL;
-    coro_stack *s = p->free;
-    p->free = s->next_free;
-    s->next_free = NULL;
-    p->nfree--;
+    coro_stack *s = pop_free(p);
     p->nlive++;
-    s->dirty = 1;
     /* Rotate the start by a cache line within one page so that stacks,
      * all page-aligned, do not put their hot top frames in the same sets. */
     size_t off = (size_t)(p->stagger++ % STAGGER_SLOTS) * STAGGER_STEP;
@@ -262,32 +289,19 @@ void ringo__stack_put(coro_pool *p, const coro_t *c)
         lo = ringo__stack_low(s);
     ASAN_UNPOISON_MEMORY_REGION(lo, (size_t)((char *)s->base + s->size - lo));
 #endif
-    if (p->nfree >= p->max_free)
-        p->trim_due = 1;   /* released later, in bulk, if still unused */
-    s->next_free = p->free;
-    p->free = s;
-    p->nfree++;
+    push_fresh(p, s);
     p->nlive--;
 }
 
-void coro_pool_trim(coro_pool *p, int64_t now_ns)
+/* Give back the memory of the list at *head, counted into the clean list;
+ * one syscall per TRIM_BATCH stacks, not one per stack. */
+static void release(coro_pool *p, coro_stack *head)
 {
-    if (!p->trim_due || now_ns - p->last_trim < 1000000000)
-        return;
-    p->last_trim = now_ns;
-    p->trim_due = 0;
-    /* The list is LIFO: the first max_free are the warm ones, kept. The
-     * cold ones go back in batches: one syscall each, not one per stack.
-     * Every push is of a dirty stack, at the front, and a trim cleans all
-     * behind the warm ones: so the list is dirty stacks, then clean ones,
-     * and the walk ends at the first clean one, not after a million. */
     struct iovec *iov = malloc(TRIM_BATCH * sizeof *iov);
-    size_t i = 0, n = 0;
-    for (coro_stack *s = p->free; s && s->dirty; s = s->next_free, i++) {
-        if (i < p->max_free)
-            continue;
+    size_t n = 0;
+    coro_stack *s = head, *last = NULL;
+    for (; s; last = s, s = s->next_free) {
         struct iovec r = { ringo__stack_low(s), s->size - ringo__coro_guard_size };
-        s->dirty = 0;
         if (!iov) {
             madvise(r.iov_base, r.iov_len, MADV_DONTNEED);
             continue;
@@ -301,6 +315,39 @@ void coro_pool_trim(coro_pool *p, int64_t now_ns)
     if (n)
         (void)ringo__madvise_many(iov, n, MADV_DONTNEED);
     free(iov);
+    if (last) {
+        last->next_free = p->clean;
+        p->clean = head;
+    }
+}
+
+void coro_pool_trim(coro_pool *p, int64_t now_ns)
+{
+    if (!p->trim_due || now_ns - p->last_trim < 1000000000)
+        return;
+    p->last_trim = now_ns;
+    /* The max_free warmest free stacks keep their memory: the fresh ones,
+     * then the first aged ones. The other aged ones were free for the whole
+     * period: they go back. The walk touches only what it keeps (at most
+     * max_free) and what it releases. */
+    size_t keep = p->nfresh < p->max_free ? p->max_free - p->nfresh : 0;
+    coro_stack **cut = &p->aged;
+    size_t k = 0;
+    for (; *cut && k < keep; k++)
+        cut = &(*cut)->next_free;
+    coro_stack *cold = *cut;
+    *cut = NULL;
+    p->naged = k;
+    release(p, cold);
+    /* This period's frees start their period of grace. */
+    if (p->fresh) {
+        p->fresh_tail->next_free = p->aged;
+        p->aged = p->fresh;
+        p->naged += p->nfresh;
+        p->fresh = p->fresh_tail = NULL;
+        p->nfresh = 0;
+    }
+    p->trim_due = p->naged > p->max_free;
 }
 
 void coro_pool_destroy(coro_pool *p)
