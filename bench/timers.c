@@ -124,11 +124,15 @@ static double now_s(clockid_t clk)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Deadlines all in the past (so "firing" needs no waiting) but random
- * within a second; a random order of the items for cancelling. */
+/* Deadlines random within the second after t0, armed at t0 and fired as
+ * the loop would, a step every STEP of a clock that is set, not waited for.
+ * A random order of the items for cancelling. */
+#define STEP RINGO_US(100)
+static int64_t t0;
+
 static void prepare(item *items, item **order, size_t n)
 {
-    int64_t base = ringo_now() - RINGO_SEC(2);
+    int64_t base = t0 = ringo_now();
     for (size_t i = 0; i < n; i++) {
         items[i].at = base + (int64_t)(next_rand() % (uint64_t)RINGO_SEC(1));
         items[i].tm = (ringo__timer){ .at = items[i].at, .idx = RINGO_TIMER_IDLE, .fire = on_fire };
@@ -145,14 +149,15 @@ static void prepare(item *items, item **order, size_t n)
 
 static void run_ringo(ringo_loop *l, item *items, item **order, size_t n, enum kase k)
 {
-    l->now = ringo_now();   /* what ringo__step reads for the timers */
+    l->now = t0;   /* what ringo__step reads for the timers */
     for (size_t i = 0; i < n; i++)
         if (ringo__timer_add(l, &items[i].tm) < 0)
             abort();
     size_t cancel = k == INSERT_CANCEL ? n : k == HALF_CANCELLED ? n / 2 : 0;
     for (size_t i = 0; i < cancel; i++)
         ringo__timer_del(l, &order[i]->tm);
-    ringo__timers_run(l);
+    for (l->now = t0; l->now <= t0 + RINGO_SEC(1); l->now += STEP)
+        ringo__timers_run(l);
 }
 
 static void run_heap2(heap2 *h, item *items, item **order, size_t n, enum kase k)
@@ -162,12 +167,12 @@ static void run_heap2(heap2 *h, item *items, item **order, size_t n, enum kase k
     size_t cancel = k == INSERT_CANCEL ? n : k == HALF_CANCELLED ? n / 2 : 0;
     for (size_t i = 0; i < cancel; i++)
         h2_del(h, order[i]);
-    int64_t now = ringo_now();
-    while (h->n && h->a[0]->at <= now) {
-        item *it = h->a[0];
-        h2_del(h, it);
-        on_fire(&it->tm);
-    }
+    for (int64_t now = t0; now <= t0 + RINGO_SEC(1); now += STEP)
+        while (h->n && h->a[0]->at <= now) {
+            item *it = h->a[0];
+            h2_del(h, it);
+            on_fire(&it->tm);
+        }
 }
 
 int main(int argc, char **argv)
@@ -204,7 +209,7 @@ int main(int argc, char **argv)
                     run_heap2(&h, items, order, n, k);
                 double w = now_s(CLOCK_MONOTONIC) - w0, c = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
                 size_t want = k == INSERT_CANCEL ? 0 : k == HALF_CANCELLED ? n - n / 2 : n;
-                if (fired != want || l->ntimers || h.n) {
+                if (fired != want || ringo__timers_armed(l) || h.n) {
                     fprintf(stderr, "timers: %s/%s fired %" PRIu64 " of %zu\n", case_name[k],
                             impl_name[im], fired, want);
                     return 1;

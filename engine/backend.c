@@ -109,7 +109,7 @@ void ringo__step(ringo_loop *l, bool wait)
     /* Not on every step: a clock reading costs as much as a tenth of a NOP's
      * round trip. After a sleep the clock has moved by an unknown amount;
      * otherwise only by what the tasks ran, which 16 steps bound. */
-    if (wait || l->ntimers || (++l->clock_steps & 15) == 0)
+    if (wait || ringo__timers_armed(l) || (++l->clock_steps & 15) == 0)
         l->now = ringo_now();
     ringo__timers_run(l);
     if (!ringo__inbox_idle(l))

@@ -143,6 +143,7 @@ struct ringo__timer {
     void (*fire)(ringo__timer *tm);
 };
 #define RINGO_TIMER_IDLE ((size_t)-1)
+#define RINGO_TIMER_FAR  ((size_t)1 << 62)   /* idx names a far bucket (timer_far.c) */
 
 /* Run at loop close (run.c), newest first, after the last task finished and
  * before the ring goes, with ringo__loop still set: a closer may still step
@@ -282,6 +283,8 @@ typedef struct ringo_loop {
 
     struct ringo__heap_ent *timers; /* 4-ary min-heap on (at, seq), keys inline */
     size_t ntimers, captimers;
+    struct ringo__far *far;        /* timers due in later milliseconds, NULL until one */
+    size_t nfar;
     uint64_t timer_seq;
 
     ringo_task *free_head, *free_tail; /* FIFO: slots reused oldest first */
@@ -409,7 +412,8 @@ int     ringo__timer_add(ringo_loop *l, ringo__timer *tm);   /* 0 or -ENOMEM */
 int     ringo__timer_insert(ringo_loop *l, ringo__timer *tm);
 static inline uint64_t ringo__timer_ticket(ringo_loop *l) { return ++l->timer_seq; }
 void    ringo__timer_del(ringo_loop *l, ringo__timer *tm);   /* no-op if not armed */
-int64_t ringo__timer_next(const ringo_loop *l);              /* INT64_MAX if none */
+int64_t ringo__timer_next(ringo_loop *l);                    /* INT64_MAX if none */
+static inline bool ringo__timers_armed(const ringo_loop *l) { return l->ntimers || l->nfar; }
 void    ringo__timers_run(ringo_loop *l);                    /* fire the expired */
 void    ringo__timers_free(ringo_loop *l);
 

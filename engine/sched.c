@@ -191,7 +191,7 @@ void ringo__schedule(ringo_loop *l, const ringo_task *until)
             ringo__debug_usr1_poll(l);
         /* Waits that another thread or loop may end (an event set from
          * anywhere, a task of another loop, a channel) are not deadlocks. */
-        if (l->rq_len == 0 && l->inflight == 0 && l->ntimers == 0 &&
+        if (l->rq_len == 0 && l->inflight == 0 && !ringo__timers_armed(l) &&
             l->proxies == 0 && l->external == 0 && ringo__inbox_idle(l)) {
             /* What is queued then wakes nobody (cancel requests, the
              * inbox's poll): submit it, don't wait for it. */

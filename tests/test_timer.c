@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "engine/internal.h"
 #include "helpers.h"
 
 #define MAXLOG 16
@@ -261,4 +262,113 @@ Test(timer, hundred_thousand_random_sleeps_wake_in_order, .timeout = 120)
     free(m.woke);
     cr_assert_eq(out_of_order, 0, "%zu wake-ups out of deadline order, worst by %lld ns",
                  out_of_order, (long long)worst);
+}
+
+/* ---- the structure itself, on a loop record that never runs ----------- */
+
+/* Against a model (a flag per timer): timers armed from a moment ago to 6 s
+ * ahead (across the far buckets' 4.3 s window and past it), some disarmed,
+ * the clock stepped unevenly. Every step must fire exactly the armed timers
+ * now due, in (deadline, arming) order, and ringo__timer_next must name the
+ * earliest armed deadline. */
+#define MODEL_N 20000
+
+struct mtimer { ringo__timer tm; int armed; int64_t at; uint64_t seq; };
+static struct mtimer *fired_log[MODEL_N];
+static size_t nfired;
+
+static void model_fire(ringo__timer *tm)
+{
+    struct mtimer *m = (struct mtimer *)tm;
+    cr_assert(m->armed, "a disarmed timer fired");
+    m->armed = 0;
+    fired_log[nfired++] = m;
+}
+
+static uint64_t mrng = 0x243f6a8885a308d3u;
+static uint64_t mrand(uint64_t mod)
+{
+    mrng ^= mrng << 13, mrng ^= mrng >> 7, mrng ^= mrng << 17;
+    return mrng % mod;
+}
+
+static void arm(ringo_loop *l, struct mtimer *m, int64_t at)
+{
+    m->tm = (ringo__timer){ .at = at, .idx = RINGO_TIMER_IDLE, .fire = model_fire };
+    cr_assert_eq(ringo__timer_add(l, &m->tm), 0);
+    m->at = at;
+    m->seq = m->tm.seq;
+    m->armed = 1;
+}
+
+static void check_step(ringo_loop *l, struct mtimer *ts)
+{
+    nfired = 0;
+    ringo__timers_run(l);
+    for (size_t i = 0; i < nfired; i++) {
+        cr_assert_leq(fired_log[i]->at, l->now, "fired early");
+        if (i)
+            cr_assert(fired_log[i - 1]->at < fired_log[i]->at ||
+                      (fired_log[i - 1]->at == fired_log[i]->at &&
+                       fired_log[i - 1]->seq < fired_log[i]->seq), "fired out of order");
+    }
+    int64_t first = INT64_MAX;
+    for (size_t i = 0; i < MODEL_N; i++) {
+        if (!ts[i].armed)
+            continue;
+        cr_assert_gt(ts[i].at, l->now, "timer %zu due and not fired", i);
+        if (ts[i].at < first)
+            first = ts[i].at;
+    }
+    cr_assert_eq(ringo__timer_next(l), first);
+}
+
+Test(timer, heap_and_far_buckets_fire_what_is_due_in_order)
+{
+    ringo_loop *l = calloc(1, sizeof *l);
+    struct mtimer *ts = calloc(MODEL_N, sizeof *ts);
+    cr_assert(l && ts);
+    l->now = RINGO_SEC(1000);
+    for (int round = 0; round < 400; round++) {
+        for (int k = 0; k < 200; k++) {
+            struct mtimer *m = &ts[mrand(MODEL_N)];
+            if (m->armed) {
+                ringo__timer_del(l, &m->tm);
+                m->armed = 0;
+                cr_assert_eq(m->tm.idx, RINGO_TIMER_IDLE);
+            } else {
+                /* Some share a deadline: ties must keep arming order. */
+                int64_t ahead = mrand(4) ? (int64_t)mrand(RINGO_SEC(6)) : (int64_t)mrand(8) * RINGO_MS(3);
+                arm(l, m, l->now - RINGO_MS(1) + ahead);
+            }
+        }
+        l->now += mrand(4) ? (int64_t)mrand(RINGO_MS(5)) : (int64_t)mrand(RINGO_MS(200));
+        check_step(l, ts);
+    }
+    l->now += RINGO_SEC(10);
+    check_step(l, ts);
+    cr_expect(!ringo__timers_armed(l));
+    ringo__timers_free(l);
+    free(ts);
+    free(l);
+}
+
+/* A loop that idles with only far timers must still wake for the first:
+ * the next deadline is exact, not a bucket's start. */
+Test(timer, next_deadline_is_exact_with_only_far_timers)
+{
+    ringo_loop *l = calloc(1, sizeof *l);
+    struct mtimer a, b;
+    cr_assert(l);
+    l->now = RINGO_SEC(50);
+    arm(l, &a, l->now + RINGO_MS(700) + 123);
+    arm(l, &b, l->now + RINGO_MS(300) + 45);
+    cr_expect_eq(ringo__timer_next(l), l->now + RINGO_MS(300) + 45);
+    ringo__timer_del(l, &b.tm);
+    cr_expect_eq(ringo__timer_next(l), l->now + RINGO_MS(700) + 123);
+    ringo__timer_del(l, &a.tm);
+    cr_expect_eq(ringo__timer_next(l), INT64_MAX);
+    cr_expect(!ringo__timers_armed(l));
+    ringo__timers_free(l);
+    free(l);
 }
