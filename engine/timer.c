@@ -7,9 +7,10 @@
  * pointer, so sifting compares without touching the timers themselves, and
  * a node's four children share one or two cache lines: with a million
  * timers (a loop full of timeouts) that, not the comparisons, is the cost.
- * Timers due in a later millisecond wait outside the heap until theirs
- * comes (engine/timer_far.c). bench/timers.c measures both against the
- * binary heap of pointers this was. */
+ * Timers due in a later millisecond wait outside the heap, and leave it
+ * for a sorted run when theirs comes (engine/timer_far.c); what fires next
+ * is the earlier of the heap's top and the run's first. bench/timers.c
+ * measures it all against the binary heap of pointers this was. */
 #include <stdlib.h>
 
 #include "engine/internal.h"
@@ -17,18 +18,8 @@
 
 #define ARITY 4
 
-struct ringo__heap_ent {
-    int64_t at;
-    uint64_t seq;
-    ringo__timer *tm;
-};
 typedef struct ringo__heap_ent ent;
-
-/* Earlier deadline first; equal deadlines in the order they were armed. */
-static inline bool before(const ent *a, const ent *b)
-{
-    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
-}
+#define before ringo__timer_before
 
 static inline void place(ringo_loop *l, size_t i, ent e)
 {
@@ -73,33 +64,19 @@ int ringo__timer_add(ringo_loop *l, ringo__timer *tm)
     return ringo__timer_insert(l, tm);
 }
 
-int ringo__timer_heap_reserve(ringo_loop *l, size_t more)
-{
-    if (l->ntimers + more <= l->captimers)
-        return 0;
-    size_t cap = l->captimers ? l->captimers : 64;
-    while (cap < l->ntimers + more)
-        cap *= 2;
-    ent *heap = realloc(l->timers, cap * sizeof *heap);
-    if (!heap)
-        return -ENOMEM;
-    l->timers = heap;
-    l->captimers = cap;
-    return 0;
-}
-
-void ringo__timer_heap_push(ringo_loop *l, ringo__timer *tm)
-{
-    sift_up(l, l->ntimers++, (ent){ .at = tm->at, .seq = tm->seq, .tm = tm });
-}
-
 int ringo__timer_insert(ringo_loop *l, ringo__timer *tm)
 {
     if (ringo__far_insert(l, tm))
         return 0;
-    if (ringo__timer_heap_reserve(l, 1) < 0)
-        return -ENOMEM;
-    ringo__timer_heap_push(l, tm);
+    if (l->ntimers == l->captimers) {
+        size_t cap = l->captimers ? l->captimers * 2 : 64;
+        ent *heap = realloc(l->timers, cap * sizeof *heap);
+        if (!heap)
+            return -ENOMEM;
+        l->timers = heap;
+        l->captimers = cap;
+    }
+    sift_up(l, l->ntimers++, (ent){ .at = tm->at, .seq = tm->seq, .tm = tm });
     return 0;
 }
 
@@ -122,11 +99,24 @@ void ringo__timer_del(ringo_loop *l, ringo__timer *tm)
         sift_down(l, i, last);
 }
 
+/* The earliest armed timer: the heap's top or the run's first. */
+static const ent *earliest(ringo_loop *l)
+{
+    const ent *h = l->ntimers ? &l->timers[0] : NULL;
+    const ent *r = l->nfar ? ringo__far_due(l) : NULL;
+    return r && (!h || before(r, h)) ? r : h;
+}
+
 int64_t ringo__timer_next(ringo_loop *l)
 {
-    if (l->nfar)
-        ringo__far_settle(l, l->ntimers ? l->timers[0].at : ringo__far_first(l));
-    return l->ntimers ? l->timers[0].at : INT64_MAX;
+    if (l->nfar) {
+        /* Buckets that start before the earliest known deadline may hold an
+         * earlier one; with none known, the first bucket holds it. */
+        const ent *e = earliest(l);
+        ringo__far_settle(l, e ? e->at : INT64_MIN);
+    }
+    const ent *e = earliest(l);
+    return e ? e->at : INT64_MAX;
 }
 
 void ringo__timers_run(ringo_loop *l)
@@ -134,9 +124,13 @@ void ringo__timers_run(ringo_loop *l)
     int64_t now = l->now;   /* read by ringo__step just before */
     if (l->nfar)
         ringo__far_settle(l, now);
-    while (l->ntimers && l->timers[0].at <= now) {
-        ringo__timer *tm = l->timers[0].tm;
-        ringo__timer_del(l, tm);
+    const ent *e;
+    while ((e = earliest(l)) && e->at <= now) {
+        ringo__timer *tm = e->tm;
+        if (l->ntimers && e == l->timers)
+            ringo__timer_del(l, tm);
+        else
+            ringo__far_take(l);
         tm->fire(tm);
     }
 }

@@ -6,15 +6,30 @@
 
 #include "engine/internal.h"
 
+/* A heap slot, and a slot of the far timers' sorted run: the key beside
+ * the timer, so ordering never touches the timers. */
+struct ringo__heap_ent {
+    int64_t at;
+    uint64_t seq;
+    ringo__timer *tm;   /* NULL: disarmed while in the run */
+};
+
+/* Earlier deadline first; equal deadlines in the order they were armed. */
+static inline bool ringo__timer_before(const struct ringo__heap_ent *a,
+                                       const struct ringo__heap_ent *b)
+{
+    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
 /* timer_far.c */
 bool    ringo__far_insert(ringo_loop *l, ringo__timer *tm); /* false: the heap's */
 void    ringo__far_del(ringo_loop *l, ringo__timer *tm);    /* tm->idx & RINGO_TIMER_FAR */
-int64_t ringo__far_first(const ringo_loop *l);  /* start of the first bucket, INT64_MAX if none */
-void    ringo__far_settle(ringo_loop *l, int64_t upto);     /* buckets starting <= upto to the heap */
+/* Move into the run every bucket starting at or before upto; with upto
+ * INT64_MIN, the first bucket if the run is empty. */
+void    ringo__far_settle(ringo_loop *l, int64_t upto);
+/* The earliest armed timer of the run, NULL if none; _take disarms it. */
+const struct ringo__heap_ent *ringo__far_due(ringo_loop *l);
+void    ringo__far_take(ringo_loop *l);
 void    ringo__far_free(ringo_loop *l);
-
-/* timer.c */
-int  ringo__timer_heap_reserve(ringo_loop *l, size_t more);  /* 0 or -ENOMEM */
-void ringo__timer_heap_push(ringo_loop *l, ringo__timer *tm); /* room reserved */
 
 #endif
