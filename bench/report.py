@@ -310,7 +310,7 @@ ROWS = [
         max_ns=1000, metric="cpu"),
     Row("BM_tasks_1M/rss_per_task", "  the same: RSS per sleeping task, bytes", max_ns=6144),
     # bench/timers.c: 1 M timers, random deadlines within a second
-    Row("BM_timers_1M/insert_cancel/ringo", "1 M timers armed then cancelled, per timer (4-ary heap)",
+    Row("BM_timers_1M/insert_cancel/ringo", "1 M timers armed then cancelled, per timer (ms buckets + heap)",
         baseline="BM_timers_1M/insert_cancel/heap2", vs="binary heap", metric="cpu"),
     Row("BM_timers_1M/half_cancelled/ringo", "1 M timers, half cancelled, half fired, per timer",
         baseline="BM_timers_1M/half_cancelled/heap2", vs="binary heap", metric="cpu"),

@@ -51,6 +51,7 @@ struct ringo__workers {
     unsigned nthreads;             /* started (or being started), not yet exited */
     unsigned nidle;                /* waiting on work_cv */
     unsigned nspinning;            /* idle, spinning before they wait: no signal needed */
+    unsigned nwaking;              /* signalled, not yet back from the wait */
     unsigned wskip;                /* spins the workers pass up after one that caught nothing */
     bool stopping;
     worker *exited;                /* left worker_main, not joined yet */
@@ -98,6 +99,20 @@ static void finish(struct ringo__workers *p, struct ringo__job *j)
     }
 }
 
+/* Wake one idle worker for the queue, unless one is already on its way or
+ * spinning: a worker that takes a job and sees more behind it wakes the
+ * next. So a burst of short jobs wakes one or two workers, which drain it,
+ * instead of every idle one (each wake-up costs a vCPU tens of
+ * microseconds), while blocking jobs still fan out, one wake-up per job
+ * taken. Called with mu held. */
+static void wake_one(struct ringo__workers *p)
+{
+    if (p->nidle && !p->nwaking && !p->nspinning) {
+        p->nwaking++;
+        pthread_cond_signal(&p->work_cv);
+    }
+}
+
 /* A worker that just finished, or a loop waiting for one, spins a little
  * before it sleeps: a sleeping vCPU takes tens of microseconds to wake, many
  * times the job. Called with mu held; returns with it held. */
@@ -139,6 +154,8 @@ static void *worker_main(void *arg)
             p->nidle++;
             idled_out = pthread_cond_timedwait(&p->work_cv, &p->mu, &until) == ETIMEDOUT;
             p->nidle--;
+            if (p->nwaking)
+                p->nwaking--;
         }
         struct ringo__job *j = p->head;
         if (!j)
@@ -148,6 +165,9 @@ static void *worker_main(void *arg)
             p->tail = NULL;
         p->npending--;
         atomic_store_explicit(&p->queued, p->npending, memory_order_relaxed);
+        /* More waiting: pass the wake-up on (see wake_one). */
+        if (p->head)
+            wake_one(p);
         pthread_mutex_unlock(&p->mu);
         j->work(j);
         finish(p, j);
@@ -361,8 +381,7 @@ static int submit(struct ringo__workers *p, struct ringo__job *job)
     bool grow = p->nidle + p->nspinning < p->npending && p->nthreads < p->max;
     if (grow)
         p->nthreads++;
-    if (p->nidle && p->npending > p->nspinning)
-        pthread_cond_signal(&p->work_cv);
+    wake_one(p);
     worker *gone = p->exited;
     p->exited = NULL;
     pthread_mutex_unlock(&p->mu);

@@ -205,6 +205,53 @@ Test(thread, many_calls_run_in_parallel_and_all_return)
     cr_assert_eq(run_clean(many_main, &m), 0);
 }
 
+/* Calls that block fan out: each of these waits until all of them run at
+ * once, which only separate workers can do. Workers wake one another as
+ * they take jobs (engine/pool.c), so a burst must still reach them all. */
+#define MEET 4
+
+static atomic_int met;
+
+static int meet(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&met, 1);
+    for (int i = 0; i < 50000 && atomic_load(&met) < MEET; i++)
+        usleep(100);   /* 5 s */
+    return atomic_load(&met) >= MEET ? 0 : -ETIMEDOUT;
+}
+
+static int meet_caller(void *arg)
+{
+    return ringo_to_thread(meet, arg);
+}
+
+static int meet_main(void *arg)
+{
+    (void)arg;
+    ringo_task *t[MEET];
+    /* Warm the pool with short jobs first: its wake-ups then start from
+     * idle workers, not from threads being started. */
+    for (int round = 0; round < 3; round++) {
+        atomic_store(&met, 0);
+        cr_assert_eq(ringo_sleep(RINGO_MS(5)), 0);   /* past the workers' spin: all asleep */
+        for (int i = 0; i < MEET; i++)
+            cr_assert_eq(ringo_spawn(&t[i], meet_caller, NULL), 0);
+        int st[MEET];
+        cr_assert_eq(ringo_gather(t, MEET, st), 0);
+        for (int i = 0; i < MEET; i++)
+            cr_assert_eq(st[i], 0, "round %d: call %d never met the others", round, i);
+        for (int i = 0; i < 64; i++)
+            cr_assert_eq(ringo_to_thread(ok_fn, NULL), 0);
+    }
+    return 0;
+}
+
+Test(thread, blocking_calls_in_a_burst_each_get_a_worker)
+{
+    cr_assert_eq(run_clean(meet_main, NULL), 0);
+}
+
 /* fn blocks on a pipe that only a ticking task of the loop writes to: the
  * call can only return if the loop kept running other tasks. */
 struct ticker { int fds[2]; int ticks; bool caller_pending_all_along; ringo_task *caller; char got; };
