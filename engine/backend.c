@@ -96,6 +96,13 @@ void ringo__step(ringo_loop *l, bool wait)
         wait = false;
     if (wait && ringo__workers_spin(l))
         wait = false;
+    /* No sleep, nor a system call to learn that, for a timer that is due or
+     * due sooner than sleeping for it costs (~17 us of CPU in a VM here):
+     * a million sleeping tasks have one due every microsecond, and these
+     * calls were a quarter of their CPU. */
+    if (wait && ringo__timers_armed(l) &&
+        ringo__timer_next(l) - ringo_now() <= l->timer_spin_ns)
+        wait = false;
     /* A loop that sleeps says so first, so that a thread posting to its
      * inbox knows to wake it (inbox.c). */
     if (wait && !ringo__inbox_sleep_begin(l))

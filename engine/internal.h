@@ -280,6 +280,7 @@ typedef struct ringo_loop {
 
     struct ringo__workers *workers; /* worker pool (to_thread), NULL until first use */
     int64_t pool_spin_ns;          /* how long the loop and an idle worker spin for each other */
+    int64_t timer_spin_ns;         /* a timer due within this is spun for, not slept for */
 
     struct ringo__heap_ent *timers; /* 4-ary min-heap on (at, seq), keys inline */
     size_t ntimers, captimers;

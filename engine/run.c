@@ -15,6 +15,9 @@
  * more loops than CPUs spin: a spinning loop must not hold the CPU that the
  * loop it waits for needs. */
 #define RINGO_SPIN_DEFAULT RINGO_US(50)
+/* The most a loop spins for its next timer (engine/backend.c): about what
+ * sleeping for it costs in CPU here, so the spin is never the dearer. */
+#define RINGO_TIMER_SPIN_MAX RINGO_US(10)
 
 static bool env_on(const char *name)
 {
@@ -63,6 +66,7 @@ int ringo__loop_open(ringo_loop *l, struct ringo__run *run, unsigned index)
     /* Waiting on a worker, a loop spins in any run (it has nothing else to
      * do, and a sleeping vCPU is slow to wake) unless spinning is off. */
     l->pool_spin_ns = cfg && cfg->idle_spin_ns ? (spin > 0 ? spin : 0) : RINGO_SPIN_DEFAULT;
+    l->timer_spin_ns = l->pool_spin_ns < RINGO_TIMER_SPIN_MAX ? l->pool_spin_ns : RINGO_TIMER_SPIN_MAX;
     coro_init_thread(&l->sched);
     (void)coro_overflow_handler_install();
     if (l->debug)

@@ -80,7 +80,9 @@ typedef struct ringo_config {
      * ringo_run_loops of 2 or more loops and no more loops than CPUs, else
      * none; < 0 = never. The same setting bounds the spin of a loop whose
      * only wait is one ringo_to_thread job, and of a worker that just
-     * finished one, for the next (default there: 50 us in any run). */
+     * finished one, for the next (default there: 50 us in any run), and,
+     * capped at 10 us, of a loop whose next timer is due that soon (a
+     * sleep in the kernel costs more CPU than that, and wakes late). */
     int64_t idle_spin_ns;
 } ringo_config;
 
