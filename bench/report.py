@@ -308,6 +308,10 @@ ROWS = [
     Row("BM_tasks_1M/spawn", "1 M tasks alive at once: spawn, per task", max_ns=1000),
     Row("BM_tasks_1M/finish", "  the same: first run, sleep, wake and exit, CPU per task",
         max_ns=1000, metric="cpu"),
+    Row("BM_tasks_1M/late_p99", "  the same: how late the 99th percentile woke, ns"),
+    Row("BM_tasks_1M/late_max", "  the same: how late the last one woke, ns"),
+    Row("BM_tasks_1M/burst_finish", "  1 M tasks again, all due at once: run, sleep, wake, exit, CPU per task",
+        max_ns=1000, metric="cpu"),
     Row("BM_tasks_1M/rss_per_task", "  the same: RSS per sleeping task, bytes", max_ns=6144),
     # bench/timers.c: 1 M timers, random deadlines within a second
     Row("BM_timers_1M/insert_cancel/ringo", "1 M timers armed then cancelled, per timer (ms buckets + heap)",

@@ -7,8 +7,14 @@
  * sleep, then gathers them. Rows for bench/report.py:
  *   BM_tasks_1M/spawn      wall and CPU ns per task spawned
  *   BM_tasks_1M/finish     CPU ns per task from the last spawn to the last
- *                          finish: first run, sleep, wake, exit (the loop
- *                          sleeps in between, so CPU, not wall, is the figure)
+ *                          finish: first run, sleep, wake, exit. Deadlines a
+ *                          microsecond apart leave the loop nothing to sleep
+ *                          in, so this is the phase's wall time over N
+ *   BM_tasks_1M/late_p99   how late the 99th percentile task woke, ns: the
+ *                          loop keeping pace with the deadlines (max: _max)
+ *   BM_tasks_1M/burst_finish  the same N tasks again, all due at one moment:
+ *                          CPU ns per task of running them all through, the
+ *                          loop's own cost
  *   BM_tasks_1M/rss_per_task   bytes of RSS per sleeping task (in the ns columns)
  * Exits non-zero if any spawn or the gather failed (vm.max_map_count, memory). */
 #include <errno.h>
@@ -21,9 +27,25 @@
 
 static uint64_t rng = 0x2545f4914f6cdd1du;
 
+typedef struct slot {
+    int64_t delay;    /* sleep this long from the first run, or */
+    int64_t at;       /* (if not 0) until this moment */
+    int64_t late;     /* ns past its deadline that the task woke */
+} slot;
+
 static int sleeper(void *arg)
 {
-    return ringo_sleep((int64_t)(uintptr_t)arg);
+    slot *s = arg;
+    int64_t now = ringo_now(), due = s->at ? s->at : now + s->delay;
+    int ret = ringo_sleep(due - now);
+    s->late = ringo_now() - due;
+    return ret;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
 }
 
 static long rss_bytes(void)
@@ -56,48 +78,82 @@ static void row(FILE *f, const char *name, double real, double cpu, bool last)
                "\"ops_per_iter\": 1}%s\n", name, name, real, cpu, last ? "" : ",");
 }
 
-static int bench_main(void *arg)
+typedef struct round {
+    size_t spawned;
+    double spawn_w, spawn_c, finish_c, rss;
+    int ret;
+} round;
+
+/* Spawn n sleepers (a random 0-1 s each or, with `at`, all until that
+ * moment) and gather them. */
+static void run_round(ringo_task **t, slot *s, size_t n, int64_t at, round *r)
 {
-    const args *a = arg;
-    ringo_task **t = malloc(a->n * sizeof *t);
-    if (!t)
-        return -ENOMEM;
     long rss0 = rss_bytes();
     int64_t w0 = ringo_now();
     double c0 = cpu_ns();
     size_t i;
-    for (i = 0; i < a->n; i++) {
+    for (i = 0; i < n; i++) {
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-        if (ringo_spawn(&t[i], sleeper, (void *)(uintptr_t)(rng % (uint64_t)RINGO_SEC(1))) < 0)
+        s[i].delay = (int64_t)(rng % (uint64_t)RINGO_SEC(1));
+        s[i].at = at;
+        if (ringo_spawn(&t[i], sleeper, &s[i]) < 0)
             break;
     }
     int64_t w1 = ringo_now();
     double c1 = cpu_ns();
     (void)ringo_sleep(RINGO_MS(1));   /* every task has run to its sleep */
     long rss1 = rss_bytes();
-    int ret = ringo_gather(t, i, NULL);
+    r->ret = ringo_gather(t, i, NULL);
     double c3 = cpu_ns();
-    free(t);
-    size_t n = i ? i : 1;
-    double spawn_w = (double)(w1 - w0) / (double)n, spawn_c = (c1 - c0) / (double)n;
-    double finish_c = (c3 - c1) / (double)n;   /* a sleeping loop burns none */
-    double per = (double)(rss1 - rss0) / (double)n;
+    size_t d = i ? i : 1;
+    r->spawned = i;
+    r->spawn_w = (double)(w1 - w0) / (double)d;
+    r->spawn_c = (c1 - c0) / (double)d;
+    r->finish_c = (c3 - c1) / (double)d;   /* a sleeping loop burns none */
+    r->rss = (double)(rss1 - rss0) / (double)d;
+}
+
+static int bench_main(void *arg)
+{
+    const args *a = arg;
+    ringo_task **t = malloc(a->n * sizeof *t);
+    slot *s = calloc(a->n, sizeof *s);
+    int64_t *late = malloc(a->n * sizeof *late);
+    if (!t || !s || !late)
+        return -ENOMEM;
+    round rnd, burst;
+    run_round(t, s, a->n, 0, &rnd);
+    for (size_t i = 0; i < rnd.spawned; i++)
+        late[i] = s[i].late;
+    size_t m = rnd.spawned ? rnd.spawned : 1;
+    qsort(late, m, sizeof *late, cmp_i64);
+    double p50 = (double)late[m / 2], p99 = (double)late[m - 1 - m / 100], max = (double)late[m - 1];
+    /* Far enough ahead that every task has run to its sleep first. */
+    run_round(t, s, rnd.spawned, ringo_now() + RINGO_SEC(4), &burst);
     printf("tasks_1m: %zu tasks: spawn %.0f ns (cpu %.0f ns) each, run+sleep+finish cpu %.0f ns "
-           "each, RSS %.0f bytes each while they sleep\n", i, spawn_w, spawn_c, finish_c, per);
+           "each, woke late by %.0f us (median) %.0f us (p99) %.0f us (max); all due at once: "
+           "cpu %.0f ns each; RSS %.0f bytes each while they sleep\n", rnd.spawned, rnd.spawn_w,
+           rnd.spawn_c, rnd.finish_c, p50 / 1e3, p99 / 1e3, max / 1e3, burst.finish_c, rnd.rss);
     FILE *f = fopen(a->out, "w");
     if (f) {
         fprintf(f, "{\"benchmarks\": [\n");
-        row(f, "spawn", spawn_w, spawn_c, false);
-        row(f, "finish", finish_c, finish_c, false);
-        row(f, "rss_per_task", per, per, true);
+        row(f, "spawn", rnd.spawn_w, rnd.spawn_c, false);
+        row(f, "finish", rnd.finish_c, rnd.finish_c, false);
+        row(f, "late_p99", p99, p99, false);
+        row(f, "late_max", max, max, false);
+        row(f, "burst_finish", burst.finish_c, burst.finish_c, false);
+        row(f, "rss_per_task", rnd.rss, rnd.rss, true);
         fprintf(f, "]}\n");
         fclose(f);
     }
-    if (i != a->n) {
-        fprintf(stderr, "tasks_1m: only %zu of %zu spawned\n", i, a->n);
+    free(late);
+    free(s);
+    free(t);
+    if (rnd.spawned != a->n || burst.spawned != rnd.spawned) {
+        fprintf(stderr, "tasks_1m: only %zu of %zu spawned\n", rnd.spawned, a->n);
         return -ENOMEM;
     }
-    return ret;
+    return rnd.ret < 0 ? rnd.ret : burst.ret;
 }
 
 int main(int argc, char **argv)
