@@ -1,4 +1,6 @@
-/* Timers: a 4-ary min-heap of deadlines in user space. The loop's one wait
+/* Timers, in user space: a 4-ary min-heap of deadlines for those due this
+ * millisecond (and those too far ahead for engine/timer_far.c's buckets,
+ * which hold the rest, see below). The loop's one wait
  * in the kernel is bounded by the earliest of them, so arming or disarming a
  * timer costs no system call and no SQE. Used for sleeps and for task
  * deadlines on waits that are not io_uring operations.
@@ -7,8 +9,8 @@
  * pointer, so sifting compares without touching the timers themselves, and
  * a node's four children share one or two cache lines: with a million
  * timers (a loop full of timeouts) that, not the comparisons, is the cost.
- * Timers due in a later millisecond wait outside the heap, and leave it
- * for a sorted run when theirs comes (engine/timer_far.c); what fires next
+ * Timers due in a later millisecond wait outside the heap, and move to a
+ * sorted run when theirs comes (engine/timer_far.c); what fires next
  * is the earlier of the heap's top and the run's first. bench/timers.c
  * measures it all against the binary heap of pointers this was. */
 #include <stdlib.h>
