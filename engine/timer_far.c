@@ -61,11 +61,8 @@ bool ringo__far_insert(ringo_loop *l, ringo__timer *tm)
     if (b <= nowb)
         return false;   /* due within the current bucket: straight to the heap */
     struct ringo__far *f = l->far;
-    if (!f) {
-        if (!(f = l->far = calloc(1, sizeof *f)))
-            return false;
-        f->base = nowb + 1;
-    }
+    if (!f && !(f = l->far = calloc(1, sizeof *f)))
+        return false;
     if (f->nb == 0 && f->base <= nowb)
         f->base = nowb + 1;   /* no bucket in use: the window starts now */
     if (b < f->base || b - f->base >= SLOTS)
