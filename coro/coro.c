@@ -163,6 +163,7 @@ int coro_create(coro_t *c, coro_pool *p, coro_fn fn, void *arg, const char *name
     /* Field by field, not memset: for a struct this small the compiler's
      * rep stos was half of coro_create. */
     c->stack = s;
+    c->canary = !s->guard;
     c->fn = fn;
     c->arg = arg;
     c->name = name;

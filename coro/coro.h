@@ -57,6 +57,10 @@ struct coro {
     void *sp;               /* saved stack pointer while not running (first) */
     unsigned char fresh;    /* created, never run: coro_switch starts it.
                                Beside sp: every switch reads both */
+    unsigned char canary;   /* the stack's low word is a canary, checked when
+                               the stack goes back: a copy of !stack->guard,
+                               so that the check needs no load from the stack
+                               record, cold by the time a task ends */
     coro_stack *stack;      /* NULL for a thread context */
     coro_fn fn;
     void *arg;

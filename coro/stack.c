@@ -283,7 +283,7 @@ coro_stack *ringo__stack_get(coro_pool *p)
 void ringo__stack_put(coro_pool *p, const coro_t *c)
 {
     coro_stack *s = c->stack;
-    if (!s->guard && *(uint64_t *)ringo__stack_low(s) != canary(s))
+    if (c->canary && *(uint64_t *)ringo__stack_low(s) != canary(s))
         ringo__coro_overflow_abort(c);
 #ifdef CORO_ASAN
     /* Frames abandoned on this stack keep their redzones poisoned; clear
