@@ -95,9 +95,27 @@ typedef struct floors {
     int failed;
 } floors;
 
+static long mem_available(void)
+{
+    long kb = -1;
+    char line[128];
+    FILE *f = fopen("/proc/meminfo", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
+}
+
 static void floors_map(floors *fl, size_t n)
 {
     *fl = (floors){ .n = n };
+    /* The floor's pages and the tasks' at once: skipped, not swapped or
+     * killed for, where memory is short (the rows are then missing). */
+    long avail = mem_available();
+    if (avail >= 0 && (double)avail < 3.0 * (double)n * PAGE)
+        return;
     fl->m = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (fl->m == MAP_FAILED)
