@@ -41,6 +41,12 @@
 
 static uint64_t rng = 0x2545f4914f6cdd1du;
 
+static uint64_t next_rand(void)   /* xorshift64 */
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return rng;
+}
+
 typedef struct slot {
     int64_t delay;    /* sleep this long from the first run, or */
     int64_t at;       /* (if not 0) until this moment */
@@ -154,8 +160,7 @@ static void floors_finish(floors *fl)
         for (size_t i = 0; i < n; i++)
             perm[i] = i;
         for (size_t i = n - 1; i > 0; i--) {
-            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-            size_t j = (size_t)(rng % i), x = perm[i];
+            size_t j = (size_t)(next_rand() % i), x = perm[i];
             perm[i] = perm[j], perm[j] = x;
         }
         for (size_t i = 0; i < n; i++)
@@ -204,8 +209,7 @@ static void run_round(ringo_task **t, slot *s, size_t n, int64_t at, round *r, f
         int64_t w0 = ringo_now();
         double c0 = cpu_ns();
         for (; i < end; i++) {
-            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-            s[i].delay = (int64_t)(rng % (uint64_t)RINGO_SEC(1));
+            s[i].delay = (int64_t)(next_rand() % (uint64_t)RINGO_SEC(1));
             s[i].at = at;
             if (ringo_spawn(&t[i], sleeper, &s[i]) < 0)
                 break;

@@ -296,7 +296,7 @@ static int pool_open(ringo_loop *l)
     /* Adaptive: held for a few stores at a time by the loop and by every
      * worker, so it is often found taken, and glibc's default mutex then
      * sleeps in the kernel at once, for tens of microseconds on a VM, where
-     * a short spin finds it free (to_thread with 32 in flight: 1.6x the
+     * a short spin finds it free (to_thread with 32 in flight: twice the
      * calls per second, the loop's futex sleeps gone). */
     pthread_mutexattr_t ma;
     pthread_mutexattr_init(&ma);

@@ -205,41 +205,43 @@ Test(thread, many_calls_run_in_parallel_and_all_return)
     cr_assert_eq(run_clean(many_main, &m), 0);
 }
 
-/* Calls that block fan out: each of these waits until all of them run at
- * once, which only separate workers can do. Workers wake one another as
- * they take jobs (engine/pool.c), so a burst must still reach them all. */
-#define MEET 4
+/* Four calls that can only finish together (a barrier) need four threads at
+ * once (up to 2 s each waits for the others). */
+#define NBARRIER 4
+static atomic_int arrived;
 
-static atomic_int met;
-
-static int meet(void *arg)
+static int barrier(void *arg)
 {
     (void)arg;
-    atomic_fetch_add(&met, 1);
-    for (int i = 0; i < 50000 && atomic_load(&met) < MEET; i++)
-        usleep(100);   /* 5 s */
-    return atomic_load(&met) >= MEET ? 0 : -ETIMEDOUT;
+    atomic_fetch_add(&arrived, 1);
+    for (int i = 0; i < 20000 && atomic_load(&arrived) < NBARRIER; i++)
+        usleep(100);
+    return atomic_load(&arrived) >= NBARRIER ? 0 : -ETIMEDOUT;
 }
 
-static int meet_caller(void *arg)
+static int call_barrier(void *arg)
 {
-    return ringo_to_thread(meet, arg);
+    (void)arg;
+    return ringo_to_thread(barrier, NULL);
 }
 
+/* Calls that block fan out: the barrier's calls each wait until all of them
+ * run at once, which only separate workers can do. Workers wake one another
+ * as they take jobs (engine/pool.c), so a burst must still reach them all. */
 static int meet_main(void *arg)
 {
     (void)arg;
-    ringo_task *t[MEET];
+    ringo_task *t[NBARRIER];
     /* Warm the pool with short jobs first: its wake-ups then start from
      * idle workers, not from threads being started. */
     for (int round = 0; round < 3; round++) {
-        atomic_store(&met, 0);
+        atomic_store(&arrived, 0);
         cr_assert_eq(ringo_sleep(RINGO_MS(5)), 0);   /* past the workers' spin: all asleep */
-        for (int i = 0; i < MEET; i++)
-            cr_assert_eq(ringo_spawn(&t[i], meet_caller, NULL), 0);
-        int st[MEET];
-        cr_assert_eq(ringo_gather(t, MEET, st), 0);
-        for (int i = 0; i < MEET; i++)
+        for (int i = 0; i < NBARRIER; i++)
+            cr_assert_eq(ringo_spawn(&t[i], call_barrier, NULL), 0);
+        int st[NBARRIER];
+        cr_assert_eq(ringo_gather(t, NBARRIER, st), 0);
+        for (int i = 0; i < NBARRIER; i++)
             cr_assert_eq(st[i], 0, "round %d: call %d never met the others", round, i);
         for (int i = 0; i < 64; i++)
             cr_assert_eq(ringo_to_thread(ok_fn, NULL), 0);
@@ -405,30 +407,13 @@ Test(thread, each_loop_gets_a_pool_joined_at_close)
     cr_assert_eq(atomic_load(&calls), 2);
 }
 
-/* Four calls that can only finish together (a barrier) need four threads;
- * then, idle for 50 ms, they leave; the next call starts one again. */
-#define NBARRIER 4
-static atomic_int arrived;
-
-static int barrier(void *arg)
-{
-    (void)arg;
-    atomic_fetch_add(&arrived, 1);
-    for (int i = 0; i < 20000 && atomic_load(&arrived) < NBARRIER; i++)
-        usleep(100);
-    return atomic_load(&arrived) >= NBARRIER ? 0 : -ETIMEDOUT;
-}
-
-static int call_barrier(void *arg)
-{
-    (void)arg;
-    return ringo_to_thread(barrier, NULL);
-}
-
+/* The barrier's four threads, idle for 50 ms, leave; the next call starts
+ * one again. */
 static int shrink_main(void *arg)
 {
     (void)arg;
     ringo_task *ts[NBARRIER];
+    atomic_store(&arrived, 0);
     for (int i = 0; i < NBARRIER; i++)
         cr_assert_eq(ringo_spawn(&ts[i], call_barrier, NULL), 0);
     int st[NBARRIER];
